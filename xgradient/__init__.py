@@ -1,0 +1,16 @@
+"""xgradient: fast, correct derivatives on labelled, nonuniform grids.
+
+``import xgradient`` registers the ``.grad`` accessor on xarray objects::
+
+    ds.temp.grad("lat")                # d temp / d lat, nonuniform spacing
+    ds.grad("depth", edge_order=2)     # every variable that has depth
+    xgradient.gradient(values, coord_values, axis=0)   # numpy or dask arrays
+"""
+
+from . import accessor as _accessor  # noqa: F401  (registers .grad)
+from .coords import UnknownCoordinateError
+from .core import gradient
+
+__all__ = ["gradient", "UnknownCoordinateError"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,174 @@
+"""Labels -> numbers: which coordinate, its values as numbers, its units,
+whether it is a longitude and whether it goes round the globe."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Coordinate", "resolve", "is_longitude", "detect_period", "UnknownCoordinateError"]
+
+# udunits spellings of the time units numpy and xarray accept.
+TIME_UNITS = {
+    "W": ("week", 7 * 86400.0),
+    "D": ("day", 86400.0),
+    "h": ("h", 3600.0),
+    "m": ("min", 60.0),
+    "s": ("s", 1.0),
+    "ms": ("ms", 1e-3),
+    "us": ("us", 1e-6),
+    "ns": ("ns", 1e-9),
+}
+
+LON_UNITS = {
+    "degrees_east",
+    "degree_east",
+    "degree_e",
+    "degrees_e",
+    "degreee",
+    "degreese",
+}
+LON_NAMES = {"lon", "longitude", "nav_lon", "glamt", "xlon", "long"}
+
+
+class UnknownCoordinateError(KeyError, ValueError):
+    """A name that is neither a dimension nor a 1-D coordinate.
+
+    Both a ``KeyError`` (like a failed ``obj[name]``) and a ``ValueError``
+    (like ``xarray.DataArray.differentiate``), so either ``except`` works.
+    """
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Coordinate:
+    """A resolved coordinate: the dimension it runs along and its numbers."""
+
+    name: str
+    dim: str
+    values: np.ndarray  # float64, in `units`
+    units: str | None
+    attrs: dict
+
+
+def resolve(obj, coord, datetime_unit="s") -> Coordinate:
+    """Find `coord` on an xarray object and turn its values into numbers.
+
+    `coord` may be a dimension (with or without a coordinate variable: without
+    one, the index positions 0, 1, 2, ... are used) or any 1-D coordinate.
+    """
+    if not isinstance(coord, str):
+        raise TypeError(f"coordinate names must be strings, got {coord!r}")
+    if coord in obj.coords:
+        var = obj.coords[coord]
+        if var.ndim != 1:
+            raise ValueError(
+                f"coordinate {coord!r} has dimensions {var.dims}; only a 1-D coordinate "
+                "(or a dimension name) can be differentiated along"
+            )
+        dim = var.dims[0]
+        values, units = _numbers(coord, var, datetime_unit)
+        return Coordinate(coord, dim, values, units, dict(var.attrs))
+    if coord in obj.dims:
+        n = obj.sizes[coord]
+        return Coordinate(coord, coord, np.arange(n, dtype=np.float64), None, {})
+    known = sorted(set(map(str, obj.dims)) | {str(c) for c in obj.coords if obj.coords[c].ndim == 1})
+    raise UnknownCoordinateError(
+        f"{coord!r} is neither a dimension nor a 1-D coordinate; choose one of {known}"
+    )
+
+
+def _numbers(name, var, datetime_unit):
+    values = np.asarray(var.values)
+    kind = values.dtype.kind
+    if kind in "Mm" or (kind == "O" and values.size and _is_cftime(values.flat[0])):
+        if datetime_unit not in TIME_UNITS:
+            raise ValueError(
+                f"datetime_unit must be one of {sorted(TIME_UNITS)}, got {datetime_unit!r}"
+            )
+        label, seconds = TIME_UNITS[datetime_unit]
+        return _seconds_since_first(name, values) / seconds, label
+    if kind not in "biuf":
+        raise TypeError(
+            f"coordinate {name!r} has dtype {values.dtype}; it must hold numbers, "
+            "datetime64 or cftime dates"
+        )
+    units = var.attrs.get("units")
+    return values.astype(np.float64), (str(units) if units is not None else None)
+
+
+def _is_cftime(value):
+    try:
+        import cftime
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, cftime.datetime)
+
+
+def _seconds_since_first(name, values):
+    if values.dtype.kind == "M" or values.dtype.kind == "m":
+        if np.isnat(values).any():
+            raise ValueError(f"coordinate {name!r} has a missing time (NaT) at index {np.flatnonzero(np.isnat(values))[0]}")
+        delta = values - values[0]
+        # Exact integer nanoseconds first, then seconds.
+        return delta.astype("timedelta64[ns]").astype(np.int64) / 1e9
+    first = values[0]
+    try:
+        delta = [(v - first) / datetime.timedelta(seconds=1) for v in values]
+    except TypeError as err:
+        raise TypeError(
+            f"coordinate {name!r} mixes dates of different calendars or non-dates: {err}"
+        ) from None
+    return np.asarray(delta, dtype=np.float64)
+
+
+def is_longitude(name, attrs) -> bool:
+    """A longitude by CF units, standard_name or a common name."""
+    units = str(attrs.get("units", "")).strip().lower().replace(" ", "")
+    if units in LON_UNITS:
+        return True
+    if str(attrs.get("standard_name", "")).lower() == "longitude":
+        return True
+    return str(name).lower() in LON_NAMES
+
+
+def detect_period(coord: Coordinate) -> float | None:
+    """360 when `coord` is a longitude that goes round the globe, else None.
+
+    Global means: every step, the wrap-around step from the last point back
+    to the first included, is at most twice the median step. A longitude with
+    a jump of more than 180 degrees between neighbours (a regional box stored
+    in 0..360 across the prime meridian) gets a warning, and is not wrapped.
+    """
+    if not is_longitude(coord.name, coord.attrs) or coord.values.size < 3:
+        return None
+    x = coord.values
+    steps = np.abs(np.diff(x))
+    if not np.all(np.isfinite(steps)):
+        return None  # stencil validation reports the bad value
+    jump = np.flatnonzero(steps > 180.0)
+    if jump.size:
+        i = jump[0]
+        warnings.warn(
+            f"longitude {coord.name!r} jumps from {x[i]:g} to {x[i + 1]:g} between "
+            f"indices {i} and {i + 1}: it looks like a regional box stored in 0..360 "
+            "across the prime meridian, and is differentiated as it stands (across "
+            "the jump). Convert it to -180..180 and sort, e.g. "
+            f"obj.assign_coords({coord.name}=((obj.{coord.name} + 180) % 360) - 180)"
+            f".sortby({coord.name!r})",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    wrap = 360.0 - abs(x[-1] - x[0])
+    if wrap <= 0:
+        return None
+    median = np.median(steps)
+    if steps.max() <= 2 * median and wrap <= 2 * median:
+        return 360.0
+    return None

@@ -1,0 +1,102 @@
+"""Array-level entry points: no labels, numpy or dask arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import chunked, kernel
+from .stencil import Stencil, build_stencil
+
+__all__ = ["gradient", "differentiate", "result_dtype"]
+
+
+def _is_dask(values) -> bool:
+    return type(values).__module__.startswith("dask.") and hasattr(values, "dask")
+
+
+def result_dtype(dtype) -> np.dtype:
+    """Float32 stays float32 (complex64 stays complex64); everything else is 64-bit.
+
+    Raises
+    ------
+    TypeError
+        For data that are not numbers (strings, datetimes, objects).
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biufc":
+        raise TypeError(f"cannot differentiate data of dtype {dtype}: it must hold numbers")
+    if dtype in (np.float32, np.complex64):
+        return dtype
+    return np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
+
+
+def differentiate(values, stencil: Stencil, axis: int):
+    """Apply a prebuilt stencil along `axis` of a numpy or dask array."""
+    if not _is_dask(values):
+        values = np.asarray(values)
+    out_dtype = result_dtype(values.dtype)
+    ndim = values.ndim
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim)
+    axis %= ndim
+    if values.shape[axis] != stencil.size:
+        raise ValueError(
+            f"the coordinate has {stencil.size} values but axis {axis} of the data "
+            f"has length {values.shape[axis]}"
+        )
+    if _is_dask(values):
+        return chunked.apply_dask(values, stencil, axis, out_dtype)
+    return kernel.apply(np.asarray(values), stencil.weights, stencil.start, axis=axis)
+
+
+def _period(periodic):
+    if periodic is None or periodic is False:
+        return None
+    if periodic is True:
+        return 360.0
+    if isinstance(periodic, (int, float, np.integer, np.floating)) and periodic > 0:
+        return float(periodic)
+    raise ValueError(f"periodic must be None, True, False or a positive period, got {periodic!r}")
+
+
+def gradient(values, coord_values, axis=-1, *, edge_order=1, accuracy=2, periodic=None):
+    """Derivative of a numpy or dask array along one axis, given the coordinate.
+
+    Parameters
+    ----------
+    values : numpy.ndarray or dask.array.Array
+        Data to differentiate.
+    coord_values : array_like, 1-D
+        Coordinate values along `axis` (strictly monotonic, any spacing).
+    axis : int, default -1
+        Axis of `values` that `coord_values` labels.
+    edge_order : {1, 2}, default 1
+        Accuracy of the one-sided differences at the ends (as ``numpy.gradient``).
+    accuracy : {2, 4, 6}, default 2
+        Order of accuracy of the interior stencil (Fornberg weights on the
+        actual, nonuniform points); the ends use one-sided stencils of the
+        same order when accuracy > 2.
+    periodic : None, bool or float, default None
+        ``True`` wraps with period 360, a number wraps with that period;
+        ``None`` and ``False`` do not wrap (detecting a global longitude needs
+        labels: use the ``.grad`` accessor for that).
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        Same shape as `values`; float32 for float32 input, else float64. A
+        dask input gives a lazy dask array.
+
+    Examples
+    --------
+    >>> import numpy as np, xgradient
+    >>> depth = np.array([0.0, 10.0, 30.0, 60.0])
+    >>> xgradient.gradient(depth**2, depth)
+    array([10., 20., 60., 90.])
+    >>> np.allclose(xgradient.gradient(depth**2, depth), np.gradient(depth**2, depth))
+    True
+    """
+    stencil = build_stencil(
+        coord_values, edge_order=edge_order, accuracy=accuracy, period=_period(periodic)
+    )
+    return differentiate(values, stencil, axis)
