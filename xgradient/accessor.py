@@ -33,11 +33,16 @@ DROPPED_ATTRS = {
 }
 
 
+EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius, as in MetPy
+
+
 class _Plan:
     """One coordinate, resolved and turned into a stencil, once for all variables."""
 
-    def __init__(self, obj, coord, edge_order, accuracy, periodic, datetime_unit):
+    def __init__(self, obj, coord, edge_order, accuracy, periodic, datetime_unit, geo, radius):
         self.coord = _coords.resolve(obj, coord, datetime_unit)
+        self.metric = None  # per-point factor (DataArray) applied after the stencil
+        self.geo = bool(geo)
         if periodic is None:
             period = _coords.detect_period(self.coord)
         else:
@@ -55,6 +60,41 @@ class _Plan:
             if repr(coord) in str(err):
                 raise
             raise ValueError(f"{err} (differentiating along {coord!r})") from None
+        if geo:
+            self._geo(obj, float(radius))
+
+    def _geo(self, obj, radius):
+        """Degrees -> metres on a sphere of `radius`.
+
+        d/dy = 180 / (pi R) d/dlat and d/dx = 180 / (pi R cos(lat)) d/dlon
+        (e.g. MetPy's ``lat_lon_grid_deltas``, or any text on spherical
+        coordinates). A constant factor is folded into the weights; the
+        longitude's cos(lat) factor is applied after, and is NaN at a pole,
+        where a longitude derivative has no meaning.
+        """
+        c = self.coord
+        if not radius > 0:
+            raise ValueError(f"radius must be a positive number of metres, got {radius!r}")
+        per_degree = np.pi * radius / 180.0
+        if _coords.is_latitude(c.name, c.attrs):
+            self.stencil = self.stencil.scaled(1.0 / per_degree)
+        elif _coords.is_longitude(c.name, c.attrs):
+            lat = _coords.find_latitude(obj, c.name)
+            if c.dim in lat.dims:
+                raise ValueError(
+                    f"geo=True: latitude {lat.name!r} varies along {c.name!r}'s dimension "
+                    f"{c.dim!r}; cannot take a longitude derivative on such a grid"
+                )
+            coslat = np.cos(np.deg2rad(lat.astype(np.float64)))
+            pole = np.isclose(np.abs(lat.astype(np.float64)), 90.0, rtol=0, atol=1e-9)
+            self.metric = (1.0 / (per_degree * coslat)).where(~pole)
+        else:
+            raise ValueError(
+                f"geo=True needs a latitude or longitude, but {c.name!r} is neither "
+                "(no units degrees_north/degrees_east, standard_name latitude/longitude, "
+                "or a name like lat/lon); drop geo=True to differentiate per "
+                f"{c.units or 'index step'}"
+            )
 
     def apply(self, da: xr.DataArray, name=None) -> xr.DataArray:
         dim = self.coord.dim
@@ -66,6 +106,15 @@ class _Plan:
         result_dtype(da.dtype)  # a clear TypeError before any work
         data = differentiate(da.data, self.stencil, da.get_axis_num(dim))
         out = da.copy(data=data)
+        if self.metric is not None:
+            missing = set(self.metric.dims) - set(da.dims)
+            if missing:
+                raise ValueError(
+                    f"geo=True: {_label(da)} has no dimension {sorted(missing)} of the "
+                    f"latitude {self.metric.name!r} that its longitude metric needs"
+                )
+            out = (out * self.metric.astype(out.dtype)).transpose(*da.dims)
+            out.name = da.name
         out.attrs = self._attrs(da)
         out.encoding = {}
         if name is not None:
@@ -74,7 +123,7 @@ class _Plan:
 
     def _attrs(self, da):
         attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
-        units = _per(da.attrs.get("units"), self.coord.units)
+        units = _per(da.attrs.get("units"), "m" if self.geo else self.coord.units)
         if units is not None:
             attrs["units"] = units
         what = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
@@ -96,6 +145,8 @@ def _per(data_units, coord_units):
     def group(u):
         u = str(u).strip()
         return f"({u})" if any(c in u for c in " /*^") else u
+    if coord_units == "m":  # CF style, as "K m-1"
+        return "m-1" if data_units in ("", "1") else f"{data_units} m-1"
     if data_units in ("", "1"):
         return f"1/{group(coord_units)}"
     return f"{group(data_units)}/{group(coord_units)}"
@@ -129,6 +180,13 @@ _PARAMS_DOC = """
         ``degrees_east``, ``standard_name: longitude`` or a name like
         ``lon``); ``True`` wraps with period 360; a number wraps with that
         period; ``False`` never wraps.
+    geo : bool, default False
+        Differentiate per metre on the sphere: along a latitude,
+        d/dy = 180 / (pi R) d/dlat; along a longitude, d/dx = 180 / (pi R
+        cos(lat)) d/dlon with lat from the object's latitude coordinate (NaN
+        at the poles). Units become ``"<data units> m-1"``.
+    radius : float, default 6371008.8
+        Sphere radius in metres for `geo`.
     datetime_unit : str, default "s"
         Unit of time for datetime64 and cftime coordinates: one of "W", "D",
         "h", "m", "s", "ms", "us", "ns".
@@ -139,19 +197,28 @@ class _Grad:
     def __init__(self, obj):
         self._obj = obj
 
-    def _plans(self, names, edge_order, accuracy, periodic, datetime_unit):
-        return [
-            _Plan(self._obj, c, edge_order, accuracy, periodic, datetime_unit) for c in names
-        ]
+    def _plans(self, names, *options):
+        return [_Plan(self._obj, c, *options) for c in names]
 
 
 @xr.register_dataarray_accessor("grad")
 class DataArrayGrad(_Grad):
     """Derivatives of a DataArray along named coordinates: ``da.grad("lat")``."""
 
-    def __call__(self, coord, *, edge_order=1, accuracy=2, periodic=None, datetime_unit="s"):
+    def __call__(
+        self,
+        coord,
+        *,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        datetime_unit="s",
+    ):
         names = _names(coord)
-        plans = self._plans(names or [coord], edge_order, accuracy, periodic, datetime_unit)
+        options = (edge_order, accuracy, periodic, datetime_unit, geo, radius)
+        plans = self._plans(names or [coord], *options)
         da = self._obj
         if names is None:
             return plans[0].apply(da)
@@ -201,9 +268,20 @@ class DataArrayGrad(_Grad):
 class DatasetGrad(_Grad):
     """Derivatives of every variable of a Dataset: ``ds.grad("lat")``."""
 
-    def __call__(self, coord, *, edge_order=1, accuracy=2, periodic=None, datetime_unit="s"):
+    def __call__(
+        self,
+        coord,
+        *,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        datetime_unit="s",
+    ):
         names = _names(coord)
-        plans = self._plans(names or [coord], edge_order, accuracy, periodic, datetime_unit)
+        options = (edge_order, accuracy, periodic, datetime_unit, geo, radius)
+        plans = self._plans(names or [coord], *options)
         ds = self._obj
         out = {}
         for plan in plans:

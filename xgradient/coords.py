@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Coordinate", "resolve", "is_longitude", "detect_period", "UnknownCoordinateError"]
+__all__ = [
+    "Coordinate",
+    "resolve",
+    "is_latitude",
+    "is_longitude",
+    "find_latitude",
+    "detect_period",
+    "UnknownCoordinateError",
+]
 
 # udunits spellings of the time units numpy and xarray accept.
 TIME_UNITS = {
@@ -32,6 +40,15 @@ LON_UNITS = {
     "degreese",
 }
 LON_NAMES = {"lon", "longitude", "nav_lon", "glamt", "xlon", "long"}
+LAT_UNITS = {
+    "degrees_north",
+    "degree_north",
+    "degree_n",
+    "degrees_n",
+    "degreen",
+    "degreesn",
+}
+LAT_NAMES = {"lat", "latitude", "nav_lat", "gphit", "xlat"}
 
 
 class UnknownCoordinateError(KeyError, ValueError):
@@ -127,14 +144,53 @@ def _seconds_since_first(name, values):
     return np.asarray(delta, dtype=np.float64)
 
 
-def is_longitude(name, attrs) -> bool:
-    """A longitude by CF units, standard_name or a common name."""
+def _is_angle(name, attrs, cf_units, standard_names, axis, names) -> bool:
     units = str(attrs.get("units", "")).strip().lower().replace(" ", "")
-    if units in LON_UNITS:
+    if units in cf_units:
         return True
-    if str(attrs.get("standard_name", "")).lower() == "longitude":
+    if str(attrs.get("standard_name", "")).lower() in standard_names:
         return True
-    return str(name).lower() in LON_NAMES
+    if str(attrs.get("axis", "")).upper() == axis and units.startswith("degree"):
+        return True
+    return str(name).lower() in names
+
+
+def is_longitude(name, attrs) -> bool:
+    """A longitude by CF units, standard_name, axis (in degrees) or a common name."""
+    return _is_angle(name, attrs, LON_UNITS, {"longitude", "grid_longitude"}, "X", LON_NAMES)
+
+
+def is_latitude(name, attrs) -> bool:
+    """A latitude by CF units, standard_name, axis (in degrees) or a common name."""
+    return _is_angle(name, attrs, LAT_UNITS, {"latitude", "grid_latitude"}, "Y", LAT_NAMES)
+
+
+def find_latitude(obj, longitude: str):
+    """The latitude coordinate of `obj` that goes with `longitude` (a DataArray).
+
+    Raises
+    ------
+    ValueError
+        When `obj` has no latitude coordinate, or several.
+    """
+    found = [
+        obj.coords[c]
+        for c in obj.coords
+        if c != longitude and is_latitude(c, obj.coords[c].attrs)
+    ]
+    if not found:
+        raise ValueError(
+            f"geo=True along longitude {longitude!r} needs the latitude (dx = R cos(lat) "
+            "dlon), but the object has no latitude coordinate (none with units "
+            "degrees_north, standard_name latitude or a name like lat/latitude)"
+        )
+    if len(found) > 1:
+        names = [str(c.name) for c in found]
+        raise ValueError(
+            f"geo=True along longitude {longitude!r}: several latitude coordinates "
+            f"{names}; keep one (e.g. .drop_vars)"
+        )
+    return found[0]
 
 
 def detect_period(coord: Coordinate) -> float | None:

@@ -17,7 +17,7 @@ NaN in the data only reaches the points whose formula really uses it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +56,10 @@ class Stencil:
     @property
     def size(self) -> int:
         return self.weights.shape[0]
+
+    def scaled(self, factor) -> "Stencil":
+        """The same stencil with every weight multiplied by `factor`."""
+        return replace(self, weights=self.weights * factor)
 
     def min_chunks(self) -> tuple[int, int]:
         """(smallest chunk anywhere, smallest first/last chunk) for dask blocks.
