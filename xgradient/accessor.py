@@ -123,7 +123,11 @@ class _Plan:
 
     def _attrs(self, da):
         attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
-        units = _per(da.attrs.get("units"), "m" if self.geo else self.coord.units)
+        if self.geo:  # CF style, as DESIGN.md asks: "K m-1"
+            du = da.attrs.get("units")
+            units = "m-1" if du is None or str(du).strip() in ("", "1") else f"{du} m-1"
+        else:
+            units = _per(da.attrs.get("units"), self.coord.units)
         if units is not None:
             attrs["units"] = units
         what = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
@@ -145,8 +149,6 @@ def _per(data_units, coord_units):
     def group(u):
         u = str(u).strip()
         return f"({u})" if any(c in u for c in " /*^") else u
-    if coord_units == "m":  # CF style, as "K m-1"
-        return "m-1" if data_units in ("", "1") else f"{data_units} m-1"
     if data_units in ("", "1"):
         return f"1/{group(coord_units)}"
     return f"{group(data_units)}/{group(coord_units)}"
