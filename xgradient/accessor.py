@@ -105,7 +105,7 @@ class _Plan:
             )
         result_dtype(da.dtype)  # a clear TypeError before any work
         data = differentiate(da.data, self.stencil, da.get_axis_num(dim))
-        out = da.copy(data=data)
+        out = da.copy(deep=False, data=data)
         if self.metric is not None:
             missing = set(self.metric.dims) - set(da.dims)
             if missing:
