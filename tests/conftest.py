@@ -1,0 +1,155 @@
+"""Shared helpers for the xgradient tests.
+
+The helpers here build inputs (coordinates, grids) and state the tolerances of
+the contract in one place; they never compute an expected derivative
+themselves except through an independent truth (numpy.gradient, a formula).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# ---------------------------------------------------------------------------
+# Coordinates
+
+
+def coordinate(kind, n, rng, decreasing=False):
+    """A strictly monotonic coordinate of `n` points of a given spacing kind.
+
+    kind:
+      "uniform"  exactly equal steps (numpy.gradient takes its uniform branch)
+      "nearly"   uniform up to relative wiggles of 1e-9 (numpy's nonuniform branch)
+      "random"   steps uniformly random in [0.1, 1.1)
+      "wild"     log-normal steps spanning several orders of magnitude
+    """
+    if kind == "uniform":
+        x = 0.25 * np.arange(n, dtype=np.float64) - 3.0  # binary step: diffs exactly equal
+    elif kind == "nearly":
+        x = np.arange(n) + 1e-9 * rng.uniform(-1, 1, n)
+    elif kind == "random":
+        x = np.cumsum(rng.uniform(0.1, 1.1, n)) - 2.0
+    elif kind == "wild":
+        x = np.cumsum(np.exp(rng.normal(0.0, 2.5, n)))
+    else:  # pragma: no cover
+        raise ValueError(kind)
+    x = np.asarray(x, dtype=np.float64)
+    assert np.all(np.diff(x) > 0)
+    return x[::-1].copy() if decreasing else x
+
+
+COORD_KINDS = ("uniform", "nearly", "random", "wild")
+
+
+def numpy_is_uniform(x):
+    """Whether numpy.gradient takes its uniform-spacing branch for `x`."""
+    d = np.diff(np.asarray(x, dtype=np.float64))
+    return bool((d == d[0]).all())
+
+
+def scaled_atol(values, x, factor=1e-12):
+    """Absolute tolerance for a derivative: max|f| / min|dx| * factor."""
+    values = np.asarray(values, dtype=np.float64)
+    big = np.nanmax(np.abs(values)) if values.size else 0.0
+    dx = np.min(np.abs(np.diff(np.asarray(x, dtype=np.float64))))
+    return max(big, 1.0) / dx * factor
+
+
+def edge_index(axis, ndim, which):
+    """Index selecting position `which` (0 or -1) along `axis`."""
+    idx = [slice(None)] * ndim
+    idx[axis] = which
+    return tuple(idx)
+
+
+def interior_index(axis, ndim):
+    idx = [slice(None)] * ndim
+    idx[axis] = slice(1, -1)
+    return tuple(idx)
+
+
+def assert_matches_numpy(result, values, x, axis, edge_order, *, exact_dtype=None):
+    """Check an accuracy=2 result against numpy.gradient as the contract states.
+
+    Bit for bit on nonuniform coordinates (interior, and the edges with
+    edge_order=2); elsewhere (uniform coordinates, edge_order=1 ends) to 1e-12
+    relative plus max|f|/min|dx| * 1e-12. For float32 input, numpy itself does
+    the edge_order=1 ends and the uniform branch in float32, so those parts are
+    compared at float32 precision.
+    """
+    values = np.asarray(values)
+    ref_in = values.astype(np.float64) if values.dtype == bool else values
+    expected = np.gradient(ref_in, x, axis=axis, edge_order=edge_order)
+    out_dtype = np.float32 if values.dtype == np.float32 else np.float64
+    assert result.dtype == (exact_dtype or out_dtype)
+    assert result.shape == values.shape
+    f32 = values.dtype == np.float32
+    loose = 1e-6 if f32 else 1e-12
+    atol = scaled_atol(ref_in, x, loose)
+    if numpy_is_uniform(x):
+        np.testing.assert_allclose(result, expected, rtol=loose, atol=atol)
+        return
+    inner = interior_index(axis, values.ndim)
+    np.testing.assert_array_equal(result[inner], expected[inner])
+    for end in (0, -1):
+        e = edge_index(axis, values.ndim, end)
+        if edge_order == 2:
+            np.testing.assert_array_equal(result[e], expected[e])
+        else:
+            np.testing.assert_allclose(result[e], expected[e], rtol=loose, atol=atol)
+
+
+# ---------------------------------------------------------------------------
+# Grids for convergence tests
+
+
+def stretched(n, a=0.0, b=1.0, strength=2.0):
+    """Smoothly stretched grid on [a, b]: points cluster near both ends (tanh map)."""
+    s = np.linspace(-1.0, 1.0, n)
+    t = np.tanh(strength * s) / np.tanh(strength)
+    return a + (b - a) * (t + 1.0) / 2.0
+
+
+def stretched_periodic(n, period=2 * np.pi, wiggle=0.3):
+    """n points on [0, period), smoothly stretched: x = s + wiggle sin(s) (scaled)."""
+    s = np.arange(n) * (2 * np.pi / n)
+    return (s + wiggle * np.sin(s)) * (period / (2 * np.pi))
+
+
+def observed_order(hs, errors):
+    """Least-squares slope of log(error) against log(h)."""
+    return float(np.polyfit(np.log(hs), np.log(errors), 1)[0])
+
+
+# ---------------------------------------------------------------------------
+# Dask: prove that nothing is computed
+
+
+@contextlib.contextmanager
+def no_compute():
+    """Any dask compute inside this block raises."""
+    import dask
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dask computation was triggered")
+
+    with dask.config.set(scheduler=refuse):
+        yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20240601)
+
+
+# ---------------------------------------------------------------------------
+# Real data
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    iris_sample_data = pytest.importorskip("iris_sample_data")
+    return Path(iris_sample_data.path)
