@@ -1,0 +1,274 @@
+"""accuracy=2 against numpy.gradient: every dtype, shape, axis and spacing.
+
+numpy.gradient is the independent truth. The contract promises bit-for-bit
+equality for the interior and for edge_order=2 on nonuniform coordinates, and
+agreement to ~1e-15 relative elsewhere (numpy's uniform branch and its
+edge_order=1 ends use different but equivalent formulas).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import COORD_KINDS, assert_matches_numpy, coordinate, numpy_is_uniform, scaled_atol
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xgradient
+from xgradient import kernel
+
+DTYPES = ("float64", "float32", "int32", "int64", "uint8", "bool")
+
+
+def make_values(rng, shape, dtype):
+    if dtype == "bool":
+        return rng.random(shape) > 0.5
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        lo, hi = max(info.min, -1000), min(info.max, 1000)
+        return rng.integers(lo, hi, shape, endpoint=True).astype(dtype)
+    # Mixed magnitudes, signs and a smooth part.
+    return (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(dtype)
+
+
+@st.composite
+def cases(draw):
+    ndim = draw(st.integers(1, 4))
+    axis = draw(st.integers(-ndim, ndim - 1))
+    edge_order = draw(st.sampled_from([1, 2]))
+    n = draw(st.integers(edge_order + 1, 12))
+    shape = [draw(st.integers(1, 4)) for _ in range(ndim)]
+    shape[axis] = n
+    kind = draw(st.sampled_from(COORD_KINDS))
+    decreasing = draw(st.booleans())
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return tuple(shape), axis, edge_order, kind, decreasing, dtype, seed
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_parity_with_numpy_property(case):
+    shape, axis, edge_order, kind, decreasing, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = coordinate(kind, shape[axis], rng, decreasing)
+    f = make_values(rng, shape, dtype)
+    out = xgradient.gradient(f, x, axis=axis, edge_order=edge_order)
+    assert_matches_numpy(out, f, x, axis % f.ndim, edge_order)
+
+
+@pytest.mark.parametrize("shape", [(9,), (7, 5), (4, 6, 5), (3, 5, 4, 6)])
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("decreasing", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int16"])
+def test_parity_fixed_every_axis(shape, edge_order, decreasing, dtype):
+    rng = np.random.default_rng(sum(shape) * 7 + edge_order)
+    f = make_values(rng, shape, dtype)
+    for axis in range(len(shape)):
+        for kind in ("uniform", "random", "wild"):
+            x = coordinate(kind, shape[axis], rng, decreasing)
+            out = xgradient.gradient(f, x, axis=axis, edge_order=edge_order)
+            assert_matches_numpy(out, f, x, axis, edge_order)
+
+
+def test_default_axis_is_last():
+    rng = np.random.default_rng(1)
+    f = rng.standard_normal((4, 6))
+    x = coordinate("random", 6, rng)
+    np.testing.assert_array_equal(xgradient.gradient(f, x), xgradient.gradient(f, x, axis=1))
+    np.testing.assert_array_equal(
+        xgradient.gradient(f, x)[:, 1:-1], np.gradient(f, x, axis=-1)[:, 1:-1]
+    )
+
+
+def test_float32_in_float32_out_rounded_once():
+    """Float32 data: computed in float64 and rounded once, like numpy does.
+
+    numpy.gradient with float32 data and a float64 coordinate multiplies the
+    float32 values by float64 weights and stores into a float32 array: one
+    rounding. So the interior must equal numpy's bit for bit, and the float64
+    computation rounded to float32.
+    """
+    rng = np.random.default_rng(5)
+    x = coordinate("wild", 50, rng)
+    f32 = rng.standard_normal((3, 50)).astype(np.float32)
+    out = xgradient.gradient(f32, x, axis=1, edge_order=2)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.gradient(f32, x, axis=1, edge_order=2))
+    ref64 = np.gradient(f32.astype(np.float64), x, axis=1, edge_order=2)
+    np.testing.assert_array_equal(out, ref64.astype(np.float32))
+
+
+def test_big_endian_float32_stays_float32():
+    """netCDF data can arrive big-endian; float32 is float32 whatever its byte order."""
+    rng = np.random.default_rng(6)
+    x = coordinate("random", 10, rng)
+    f = rng.standard_normal(10).astype(">f4")
+    out = xgradient.gradient(f, x)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out[1:-1], np.gradient(f.astype("<f4"), x)[1:-1])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "uint16", "bool"])
+def test_integer_and_bool_give_float64(dtype):
+    rng = np.random.default_rng(7)
+    x = coordinate("random", 8, rng)
+    f = make_values(rng, (3, 8), dtype)
+    out = xgradient.gradient(f, x, axis=1)
+    assert out.dtype == np.float64
+    assert_matches_numpy(out, f, x, 1, 1)
+
+
+def test_integer_coordinate():
+    rng = np.random.default_rng(8)
+    x = np.array([0, 3, 4, 10, 11, 30], dtype=np.int32)
+    f = rng.standard_normal(6)
+    for edge_order in (1, 2):
+        out = xgradient.gradient(f, x, edge_order=edge_order)
+        assert_matches_numpy(out, f, x.astype(np.float64), 0, edge_order)
+
+
+def test_decreasing_equals_reversed_increasing():
+    rng = np.random.default_rng(9)
+    x = coordinate("wild", 20, rng)
+    f = rng.standard_normal((2, 20))
+    for edge_order in (1, 2):
+        up = xgradient.gradient(f, x, edge_order=edge_order)
+        down = xgradient.gradient(f[:, ::-1], x[::-1], edge_order=edge_order)
+        np.testing.assert_allclose(down[:, ::-1], up, rtol=1e-13, atol=scaled_atol(f, x))
+
+
+def test_two_points_edge_order_one():
+    x = np.array([1.0, 4.0])
+    f = np.array([[2.0, 8.0], [1.0, -5.0]])
+    out = xgradient.gradient(f, x)
+    np.testing.assert_allclose(out, np.gradient(f, x, axis=-1), rtol=1e-15)
+    np.testing.assert_allclose(out, [[2.0, 2.0], [-2.0, -2.0]], rtol=1e-15)
+
+
+def test_nan_in_data_propagates_like_numpy_nonuniform():
+    rng = np.random.default_rng(10)
+    x = coordinate("random", 12, rng)
+    f = rng.standard_normal(12)
+    for i in (0, 1, 5, 10, 11):
+        g = f.copy()
+        g[i] = np.nan
+        for edge_order in (1, 2):
+            out = xgradient.gradient(g, x, edge_order=edge_order)
+            ref = np.gradient(g, x, edge_order=edge_order)
+            np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+
+
+# ---------------------------------------------------------------------------
+# The pure-numpy fallback kernel and the compiled one compute the same numbers.
+
+KERNEL_CASES = list(
+    itertools.product(
+        [(13,), (4, 13), (13, 3), (2, 13, 3), (2, 3, 13, 2)],
+        [2, 4, 6],
+        [1, 2],
+        [None, 360.0],
+        ["float64", "float32"],
+    )
+)
+
+
+@pytest.mark.parametrize("shape,accuracy,edge_order,period,dtype", KERNEL_CASES)
+def test_numpy_fallback_equals_compiled(monkeypatch, shape, accuracy, edge_order, period, dtype):
+    rng = np.random.default_rng(len(shape) * 100 + accuracy + edge_order)
+    axis = shape.index(13)
+    x = np.sort(rng.uniform(0, 300, 13))
+    f = rng.standard_normal(shape).astype(dtype)
+    kw = dict(axis=axis, edge_order=edge_order, accuracy=accuracy, periodic=period)
+    compiled = xgradient.gradient(f, x, **kw)
+    monkeypatch.setattr(kernel, "HAVE_NUMBA", False)
+    fallback = xgradient.gradient(f, x, **kw)
+    assert fallback.dtype == compiled.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(fallback, compiled)
+    if accuracy == 2 and period is None:
+        assert_matches_numpy(fallback, f, x, axis, edge_order)
+
+
+def test_kernel_is_really_compiled_in_this_environment():
+    # Otherwise the fallback-vs-compiled comparison above compares a thing with itself.
+    pytest.importorskip("numba")
+    assert kernel.HAVE_NUMBA
+
+
+# ---------------------------------------------------------------------------
+# Memory layout does not change the numbers.
+
+
+def layouts(f):
+    yield "fortran", np.asfortranarray(f)
+    yield "transposed-back", np.ascontiguousarray(f.T).T
+    big = np.zeros(tuple(2 * s + 1 for s in f.shape), dtype=f.dtype)
+    strided = big[tuple(slice(1, None, 2) for _ in f.shape)]
+    strided[...] = f
+    yield "strided", strided
+    reversed_ = np.flip(np.flip(f).copy())
+    yield "negative-strides", reversed_
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_non_contiguous_inputs(accuracy, axis):
+    rng = np.random.default_rng(12 + axis)
+    f = rng.standard_normal((5, 7, 6))
+    x = coordinate("wild", f.shape[axis], rng)
+    expected = xgradient.gradient(np.ascontiguousarray(f), x, axis=axis, accuracy=accuracy)
+    for name, g in layouts(f):
+        np.testing.assert_array_equal(g, f)
+        assert not g.flags.c_contiguous, name
+        out = xgradient.gradient(g, x, axis=axis, accuracy=accuracy)
+        np.testing.assert_array_equal(out, expected, err_msg=name)
+        if accuracy == 2:
+            assert_matches_numpy(out, g, x, axis, 1)
+
+
+def test_sliced_view_of_larger_array():
+    rng = np.random.default_rng(13)
+    base = rng.standard_normal((10, 40))
+    x = coordinate("random", 40, rng)[5:35:2]
+    view = base[2:8, 5:35:2]
+    out = xgradient.gradient(view, x, axis=1, edge_order=2)
+    assert_matches_numpy(out, view, x, 1, 2)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_large_array_threaded_path(axis):
+    """Arrays above the threading threshold (2**20 elements) split between threads."""
+    rng = np.random.default_rng(14)
+    shape = (1100, 1000) if axis == 0 else (1000, 1100)
+    f = rng.standard_normal(shape)
+    assert f.size > kernel.THREAD_MIN_SIZE
+    x = coordinate("random", shape[axis], rng)
+    out = xgradient.gradient(f, x, axis=axis, edge_order=2)
+    assert_matches_numpy(out, f, x, axis, 2)
+
+
+def test_large_array_threaded_path_few_outer_rows():
+    # outer (1) < threads: the split goes over the rows of the stencil instead.
+    rng = np.random.default_rng(15)
+    f = rng.standard_normal((1, 2_100_000))
+    x = coordinate("random", f.shape[1], rng)
+    out = xgradient.gradient(f, x, axis=1)
+    assert_matches_numpy(out, f, x, 1, 1)
+    g = rng.standard_normal((1, 1100, 1000))
+    y = coordinate("random", 1100, rng)
+    assert_matches_numpy(xgradient.gradient(g, y, axis=1), g, y, 1, 1)
+
+
+def test_uniform_detection_is_irrelevant_to_the_result():
+    """Exactly uniform and uniform-to-1e-15 coordinates give the same numbers (to 1e-12)."""
+    rng = np.random.default_rng(16)
+    x = 0.1 * np.arange(30)  # 0.1 steps are not exactly equal in binary
+    assert not numpy_is_uniform(x)
+    xu = 0.125 * np.arange(30)
+    assert numpy_is_uniform(xu)
+    f = rng.standard_normal(30)
+    for coord in (x, xu):
+        out = xgradient.gradient(f, coord, edge_order=2)
+        assert_matches_numpy(out, f, coord, 0, 2)
