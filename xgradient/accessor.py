@@ -2,157 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import xarray as xr
 
-from . import coords as _coords
-from .core import _period, differentiate, result_dtype
-from .stencil import build_stencil
+from .labelled import EARTH_RADIUS, Derivative, differentiable_vars
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
-
-# Attributes that stop being true of a derivative.
-DROPPED_ATTRS = {
-    "units",
-    "long_name",
-    "standard_name",
-    "valid_min",
-    "valid_max",
-    "valid_range",
-    "actual_range",
-    "scale_factor",
-    "add_offset",
-    "_FillValue",
-    "missing_value",
-    "flag_values",
-    "flag_masks",
-    "flag_meanings",
-    "ancillary_variables",
-    "bounds",
-    "positive",
-}
-
-
-EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius, as in MetPy
-
-
-class _Plan:
-    """One coordinate, resolved and turned into a stencil, once for all variables."""
-
-    def __init__(self, obj, coord, edge_order, accuracy, periodic, datetime_unit, geo, radius):
-        self.coord = _coords.resolve(obj, coord, datetime_unit)
-        self.metric = None  # per-point factor (DataArray) applied after the stencil
-        self.geo = bool(geo)
-        if periodic is None:
-            period = _coords.detect_period(self.coord)
-        else:
-            period = _period(periodic)
-        try:
-            self.stencil = build_stencil(
-                self.coord.values,
-                edge_order=edge_order,
-                accuracy=accuracy,
-                period=period,
-                name=coord,
-            )
-        except ValueError as err:
-            # Options errors do not name the coordinate on their own.
-            if repr(coord) in str(err):
-                raise
-            raise ValueError(f"{err} (differentiating along {coord!r})") from None
-        if geo:
-            self._geo(obj, float(radius))
-
-    def _geo(self, obj, radius):
-        """Degrees -> metres on a sphere of `radius`.
-
-        d/dy = 180 / (pi R) d/dlat and d/dx = 180 / (pi R cos(lat)) d/dlon
-        (e.g. MetPy's ``lat_lon_grid_deltas``, or any text on spherical
-        coordinates). A constant factor is folded into the weights; the
-        longitude's cos(lat) factor is applied after, and is NaN at a pole,
-        where a longitude derivative has no meaning.
-        """
-        c = self.coord
-        if not radius > 0:
-            raise ValueError(f"radius must be a positive number of metres, got {radius!r}")
-        per_degree = np.pi * radius / 180.0
-        if _coords.is_latitude(c.name, c.attrs):
-            self.stencil = self.stencil.scaled(1.0 / per_degree)
-        elif _coords.is_longitude(c.name, c.attrs):
-            lat = _coords.find_latitude(obj, c.name)
-            if c.dim in lat.dims:
-                raise ValueError(
-                    f"geo=True: latitude {lat.name!r} varies along {c.name!r}'s dimension "
-                    f"{c.dim!r}; cannot take a longitude derivative on such a grid"
-                )
-            coslat = np.cos(np.deg2rad(lat.astype(np.float64)))
-            pole = np.isclose(np.abs(lat.astype(np.float64)), 90.0, rtol=0, atol=1e-9)
-            self.metric = (1.0 / (per_degree * coslat)).where(~pole)
-        else:
-            raise ValueError(
-                f"geo=True needs a latitude or longitude, but {c.name!r} is neither "
-                "(no units degrees_north/degrees_east, standard_name latitude/longitude, "
-                "or a name like lat/lon); drop geo=True to differentiate per "
-                f"{c.units or 'index step'}"
-            )
-
-    def apply(self, da: xr.DataArray, name=None) -> xr.DataArray:
-        dim = self.coord.dim
-        if dim not in da.dims:
-            raise ValueError(
-                f"{_label(da)} has no dimension {dim!r} (its dimensions are {da.dims}); "
-                f"cannot differentiate it along {self.coord.name!r}"
-            )
-        result_dtype(da.dtype)  # a clear TypeError before any work
-        data = differentiate(da.data, self.stencil, da.get_axis_num(dim))
-        out = da.copy(deep=False, data=data)
-        if self.metric is not None:
-            missing = set(self.metric.dims) - set(da.dims)
-            if missing:
-                raise ValueError(
-                    f"geo=True: {_label(da)} has no dimension {sorted(missing)} of the "
-                    f"latitude {self.metric.name!r} that its longitude metric needs"
-                )
-            out = (out * self.metric.astype(out.dtype)).transpose(*da.dims)
-            out.name = da.name
-        out.attrs = self._attrs(da)
-        out.encoding = {}
-        if name is not None:
-            out.name = name
-        return out
-
-    def _attrs(self, da):
-        attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
-        if self.geo:  # CF style, as DESIGN.md asks: "K m-1"
-            du = da.attrs.get("units")
-            units = "m-1" if du is None or str(du).strip() in ("", "1") else f"{du} m-1"
-        else:
-            units = _per(da.attrs.get("units"), self.coord.units)
-        if units is not None:
-            attrs["units"] = units
-        what = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
-        attrs["long_name"] = f"derivative of {what} with respect to {self.coord.name}"
-        return attrs
-
-
-def _label(da):
-    return f"variable {da.name!r}" if da.name is not None else "the DataArray"
-
-
-def _per(data_units, coord_units):
-    """'<data units>/<coord units>' in a form udunits and pint both parse."""
-    if data_units is None:
-        return None
-    data_units = str(data_units).strip()
-    if coord_units is None or str(coord_units).strip() in ("", "1"):
-        return data_units
-    def group(u):
-        u = str(u).strip()
-        return f"({u})" if any(c in u for c in " /*^") else u
-    if data_units in ("", "1"):
-        return f"1/{group(coord_units)}"
-    return f"{group(data_units)}/{group(coord_units)}"
-
 
 def _names(coord):
     if isinstance(coord, str):
@@ -189,6 +43,14 @@ _PARAMS_DOC = """
         at the poles). Units become ``"<data units> m-1"``.
     radius : float, default 6371008.8
         Sphere radius in metres for `geo`.
+    skipna : bool, default False
+        Treat NaN cells (land in an ocean field) as boundaries: a valid cell
+        beside a NaN uses the one-sided difference from its valid side, by the
+        rule used at the array's ends (edge_order 1: two points; 2: three
+        points when they are valid, else two; accuracy > 2: the nearest
+        ``accuracy + 1`` valid points, fewer if the gap allows no more). A
+        valid cell with NaN on both sides stays NaN. The default propagates
+        NaN like ``numpy.gradient``.
     datetime_unit : str, default "s"
         Unit of time for datetime64 and cftime coordinates: one of "W", "D",
         "h", "m", "s", "ms", "us", "ns".
@@ -199,8 +61,8 @@ class _Grad:
     def __init__(self, obj):
         self._obj = obj
 
-    def _plans(self, names, *options):
-        return [_Plan(self._obj, c, *options) for c in names]
+    def _plans(self, names, **options) -> list[Derivative]:
+        return [Derivative(self._obj, c, **options) for c in names]
 
 
 @xr.register_dataarray_accessor("grad")
@@ -216,11 +78,20 @@ class DataArrayGrad(_Grad):
         periodic=None,
         geo=False,
         radius=EARTH_RADIUS,
+        skipna=False,
         datetime_unit="s",
     ):
         names = _names(coord)
-        options = (edge_order, accuracy, periodic, datetime_unit, geo, radius)
-        plans = self._plans(names or [coord], *options)
+        plans = self._plans(
+            names or [coord],
+            edge_order=edge_order,
+            accuracy=accuracy,
+            periodic=periodic,
+            geo=geo,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        )
         da = self._obj
         if names is None:
             return plans[0].apply(da)
@@ -279,15 +150,24 @@ class DatasetGrad(_Grad):
         periodic=None,
         geo=False,
         radius=EARTH_RADIUS,
+        skipna=False,
         datetime_unit="s",
     ):
         names = _names(coord)
-        options = (edge_order, accuracy, periodic, datetime_unit, geo, radius)
-        plans = self._plans(names or [coord], *options)
+        plans = self._plans(
+            names or [coord],
+            edge_order=edge_order,
+            accuracy=accuracy,
+            periodic=periodic,
+            geo=geo,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        )
         ds = self._obj
         out = {}
         for plan in plans:
-            for name in _differentiable(ds, plan.coord.dim):
+            for name in differentiable_vars(ds, plan.coord.dim):
                 key = name if names is None else f"d{name}_d{plan.coord.name}"
                 out[key] = plan.apply(ds[name], name=key)
         return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
@@ -319,10 +199,3 @@ class DatasetGrad(_Grad):
         t        (lat) float64 24B 1.0 1.0 1.0
     """
     )
-
-
-def _differentiable(ds, dim):
-    bounds = {ds[v].attrs.get(k) for v in ds.variables for k in ("bounds", "climatology")}
-    for name, var in ds.data_vars.items():
-        if dim in var.dims and var.dtype.kind in "biufc" and name not in bounds:
-            yield name

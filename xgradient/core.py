@@ -30,7 +30,7 @@ def result_dtype(dtype) -> np.dtype:
     return np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
 
 
-def differentiate(values, stencil: Stencil, axis: int):
+def differentiate(values, stencil: Stencil, axis: int, skipna=False):
     """Apply a prebuilt stencil along `axis` of a numpy or dask array."""
     if not _is_dask(values):
         values = np.asarray(values)
@@ -44,6 +44,8 @@ def differentiate(values, stencil: Stencil, axis: int):
             f"the coordinate has {stencil.size} values but axis {axis} of the data "
             f"has length {values.shape[axis]}"
         )
+    if skipna:
+        raise NotImplementedError("skipna=True is not implemented yet")
     if _is_dask(values):
         return chunked.apply_dask(values, stencil, axis, out_dtype)
     return kernel.apply(np.asarray(values), stencil.weights, stencil.start, axis=axis)

@@ -29,7 +29,7 @@ EDGE_ORDERS = (1, 2)
 
 @dataclass(frozen=True)
 class Stencil:
-    """Weights of a first-derivative stencil along one coordinate.
+    """Weights of a derivative stencil along one coordinate.
 
     Attributes
     ----------
@@ -42,12 +42,24 @@ class Stencil:
         Points needed on each side of an interior point (``K // 2``).
     period : float or None
         The period when the coordinate wraps, else None.
+    coord : ndarray
+        The validated coordinate values (float64), kept for the stencils that
+        ``skipna`` builds around missing values.
+    order, edge_order, accuracy : int
+        What the weights were built for.
+    scale : float
+        Factor already applied to `weights` (e.g. degrees -> metres).
     """
 
     weights: np.ndarray
     start: np.ndarray
     halo: int
     period: float | None
+    coord: np.ndarray
+    order: int = 1
+    edge_order: int = 1
+    accuracy: int = 2
+    scale: float = 1.0
 
     @property
     def width(self) -> int:
@@ -59,19 +71,33 @@ class Stencil:
 
     def scaled(self, factor) -> "Stencil":
         """The same stencil with every weight multiplied by `factor`."""
-        return replace(self, weights=self.weights * factor)
+        return replace(self, weights=self.weights * factor, scale=self.scale * factor)
 
-    def min_chunks(self) -> tuple[int, int]:
+    def positions(self, first, stop) -> np.ndarray:
+        """Coordinate values of global indices ``first..stop-1``, unwrapped.
+
+        Indices outside ``0..n-1`` are only meaningful for a periodic
+        coordinate: index ``n + j`` sits one period past ``coord[j]``.
+        """
+        n = self.size
+        idx = np.arange(first, stop)
+        if self.period is None:
+            return self.coord[np.clip(idx, 0, n - 1)]
+        direction = 1.0 if n < 2 or self.coord[-1] > self.coord[0] else -1.0
+        return self.coord[idx % n] + direction * self.period * (idx // n)
+
+    def min_chunks(self, halo=None) -> tuple[int, int]:
         """(smallest chunk anywhere, smallest first/last chunk) for dask blocks.
 
-        Interior rows reach ``halo`` points past their block, which the dask
+        Interior rows reach `halo` points past their block, which the dask
         overlap supplies; the one-sided rows at the ends of a non-periodic
         coordinate reach ``width - 1`` points inward, so the first and last
         blocks must hold a whole stencil themselves.
         """
+        halo = self.halo if halo is None else halo
         if self.period is not None:
-            return self.halo, self.halo
-        return self.halo, min(self.width, self.size)
+            return halo, halo
+        return halo, min(max(self.width, halo), self.size)
 
 
 def _name(name):
@@ -223,7 +249,9 @@ def _three_point(xm, x0, xp, at):
     return np.stack([a, b, c], axis=-1)
 
 
-def _check_options(name, n, edge_order, accuracy, period):
+def _check_options(name, n, order, edge_order, accuracy, period):
+    if order not in (1, 2):
+        raise ValueError(f"derivative order must be 1 or 2, got {order!r}")
     if isinstance(edge_order, bool) or edge_order not in EDGE_ORDERS:
         raise ValueError(f"edge_order must be 1 or 2, got {edge_order!r}")
     if isinstance(accuracy, bool) or accuracy not in ACCURACIES:
@@ -231,31 +259,37 @@ def _check_options(name, n, edge_order, accuracy, period):
     if period is not None:
         need = accuracy + 1
         why = f"a periodic accuracy={accuracy} stencil"
-    elif accuracy == 2:
+    elif accuracy == 2 and order == 1:
         need = edge_order + 1
         why = f"edge_order={edge_order}"
     else:
         need = accuracy + 1
-        why = f"accuracy={accuracy}"
+        why = f"accuracy={accuracy}" + (" for a second derivative" if order == 2 else "")
     if n < need:
         raise ValueError(
             f"{_name(name)} has {n} point{'s' if n != 1 else ''}; {why} needs at least {need}"
         )
 
 
-def build_stencil(x, *, edge_order=1, accuracy=2, period=None, name=None) -> Stencil:
-    """Validate a coordinate and compute its first-derivative stencil.
+def build_stencil(x, *, order=1, edge_order=1, accuracy=2, period=None, name=None) -> Stencil:
+    """Validate a coordinate and compute its derivative stencil.
 
     Parameters
     ----------
     x : array_like, 1-D
         Strictly monotonic coordinate values.
+    order : {1, 2}
+        Derivative order. Second derivatives use a direct nonuniform
+        ``accuracy + 1``-point stencil (Fornberg), not a first derivative
+        applied twice; their one-sided end stencils have the same number of
+        points, so they are one order less accurate than the interior.
     edge_order : {1, 2}
-        Accuracy of the one-sided differences at the two ends (accuracy=2 only;
-        as in ``numpy.gradient``).
+        Accuracy of the one-sided first differences at the two ends
+        (accuracy=2 only; as in ``numpy.gradient``).
     accuracy : {2, 4, 6}
-        Order of the interior stencil. For accuracy > 2 the ends use one-sided
-        stencils of the same order, and `edge_order` has no effect.
+        Order of the interior stencil. For first derivatives with accuracy > 2
+        the ends use one-sided stencils of the same order, and `edge_order`
+        has no effect.
     period : float, optional
         Wrap the coordinate with this period (e.g. 360 for a global longitude).
     name : str, optional
@@ -270,18 +304,37 @@ def build_stencil(x, *, edge_order=1, accuracy=2, period=None, name=None) -> Ste
     >>> s = build_stencil([0.0, 1.0, 3.0])
     >>> s.weights[1]  # central point: neighbours at -1 and +2
     array([-0.66666667,  0.5       ,  0.16666667])
+    >>> build_stencil([0.0, 1.0, 3.0], order=2).weights[1]
+    array([ 0.66666667, -1.        ,  0.33333333])
     """
     x = validate_coordinate(x, name)
     n = x.size
-    _check_options(name, n, edge_order, accuracy, period)
-    if period is not None:
-        return _periodic(x, accuracy, float(period), name)
+    _check_options(name, n, order, edge_order, accuracy, period)
     h = accuracy // 2
     K = min(accuracy + 1, n)
+    options = dict(coord=x, order=order, edge_order=edge_order, accuracy=accuracy)
+    if period is not None:
+        period = float(period)
+        span = abs(x[-1] - x[0])
+        if not period > 0 or span >= period:
+            raise ValueError(
+                f"{_name(name)} spans {span!r}, which does not fit in the period {period!r}: "
+                "a periodic coordinate must not repeat its first point at the end "
+                "(drop the duplicate, or pass periodic=False)"
+            )
+        start = np.arange(n, dtype=np.int64) - h
+        stencil = Stencil(np.empty((n, K)), start, h, period, **options)
+        pos = stencil.positions(-h, n + h)
+        nodes = np.arange(n)[:, None] + np.arange(K)  # into pos
+        if accuracy == 2 and order == 1:
+            weights = _three_point(pos[nodes[:, 0]], pos[nodes[:, 1]], pos[nodes[:, 2]], at=1)
+        else:
+            weights = fornberg_weights(pos[nodes] - x[:, None], order)
+        return replace(stencil, weights=weights)
     rows = np.arange(n)
-    start = np.clip(rows - h, 0, n - K)
-    weights = np.full((n, K), np.nan)
-    if accuracy == 2:
+    start = np.clip(rows - h, 0, n - K).astype(np.int64)
+    if order == 1 and accuracy == 2:
+        weights = np.full((n, K), np.nan)
         if n >= 3:
             i = rows[1:-1]
             weights[1:-1] = _three_point(x[i - 1], x[i], x[i + 1], at=1)
@@ -296,28 +349,5 @@ def build_stencil(x, *, edge_order=1, accuracy=2, period=None, name=None) -> Ste
             weights[-1] = _three_point(x[-3], x[-2], x[-1], at=2)
     else:
         nodes = start[:, None] + np.arange(K)
-        weights = fornberg_weights(x[nodes] - x[:, None])
-    return Stencil(weights=weights, start=start.astype(np.int64), halo=h, period=None)
-
-
-def _periodic(x, accuracy, period, name) -> Stencil:
-    n = x.size
-    direction = 1.0 if n < 2 or x[-1] > x[0] else -1.0
-    span = abs(x[-1] - x[0])
-    if not period > 0 or span >= period:
-        raise ValueError(
-            f"{_name(name)} spans {span!r}, which does not fit in the period {period!r}: "
-            "a periodic coordinate must not repeat its first point at the end "
-            "(drop the duplicate, or pass periodic=False)"
-        )
-    h = accuracy // 2
-    K = accuracy + 1
-    start = np.arange(n) - h
-    nodes = start[:, None] + np.arange(K)
-    # Unwrap: a node one period past the end sits at x[j % n] + period.
-    pos = x[nodes % n] + direction * period * (nodes // n)
-    if accuracy == 2:
-        weights = _three_point(pos[:, 0], pos[:, 1], pos[:, 2], at=1)
-    else:
-        weights = fornberg_weights(pos - x[:, None])
-    return Stencil(weights=weights, start=start.astype(np.int64), halo=h, period=period)
+        weights = fornberg_weights(x[nodes] - x[:, None], order)
+    return Stencil(weights, start, h, None, **options)

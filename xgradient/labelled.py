@@ -1,0 +1,209 @@
+"""Derivatives of labelled arrays: a named coordinate in, a DataArray out.
+
+The accessor (``.grad``) and the vector-calculus operators both go through
+:class:`Derivative`, which resolves the coordinate, builds its stencil once and
+applies it to any number of variables, with metadata.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from . import coords as _coords
+from .core import _period, differentiate, result_dtype
+from .stencil import build_stencil
+
+__all__ = ["EARTH_RADIUS", "Derivative", "differentiable_vars"]
+
+# Attributes that stop being true of a derivative.
+DROPPED_ATTRS = {
+    "units",
+    "long_name",
+    "standard_name",
+    "valid_min",
+    "valid_max",
+    "valid_range",
+    "actual_range",
+    "scale_factor",
+    "add_offset",
+    "_FillValue",
+    "missing_value",
+    "flag_values",
+    "flag_masks",
+    "flag_meanings",
+    "ancillary_variables",
+    "bounds",
+    "positive",
+}
+
+
+EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius, as in MetPy
+
+
+class Derivative:
+    """One coordinate, resolved and turned into a stencil, once for all variables.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        Where to find the coordinate (and, for ``geo``, the latitude).
+    coord : str
+        Dimension or 1-D coordinate name.
+    order : {1, 2}
+        First or second derivative.
+    **options
+        As for ``.grad``: edge_order, accuracy, periodic, geo, radius,
+        skipna, datetime_unit.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> da = xr.DataArray([0.0, 1.0, 4.0, 9.0], dims="x", coords={"x": [0, 1, 2, 3]})
+    >>> Derivative(da, "x", order=2).apply(da).values
+    array([2., 2., 2., 2.])
+    """
+
+    def __init__(
+        self,
+        obj,
+        coord,
+        *,
+        order=1,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        skipna=False,
+        datetime_unit="s",
+    ):
+        self.coord = _coords.resolve(obj, coord, datetime_unit)
+        self.metric = None  # per-point factor (DataArray) applied after the stencil
+        self.geo = bool(geo)
+        self.order = order
+        self.skipna = bool(skipna)
+        if periodic is None:
+            period = _coords.detect_period(self.coord)
+        else:
+            period = _period(periodic)
+        try:
+            self.stencil = build_stencil(
+                self.coord.values,
+                order=order,
+                edge_order=edge_order,
+                accuracy=accuracy,
+                period=period,
+                name=coord,
+            )
+        except ValueError as err:
+            # Options errors do not name the coordinate on their own.
+            if repr(coord) in str(err):
+                raise
+            raise ValueError(f"{err} (differentiating along {coord!r})") from None
+        if geo:
+            self._geo(obj, float(radius))
+
+    def _geo(self, obj, radius):
+        """Degrees -> metres on a sphere of `radius`.
+
+        d/dy = 180 / (pi R) d/dlat and d/dx = 180 / (pi R cos(lat)) d/dlon
+        (e.g. MetPy's ``lat_lon_grid_deltas``, or any text on spherical
+        coordinates). A constant factor is folded into the weights; the
+        longitude's cos(lat) factor is applied after, and is NaN at a pole,
+        where a longitude derivative has no meaning.
+        """
+        c = self.coord
+        if not radius > 0:
+            raise ValueError(f"radius must be a positive number of metres, got {radius!r}")
+        per_degree = np.pi * radius / 180.0
+        if _coords.is_latitude(c.name, c.attrs):
+            self.stencil = self.stencil.scaled(per_degree ** -self.order)
+        elif _coords.is_longitude(c.name, c.attrs):
+            lat = _coords.find_latitude(obj, c.name)
+            if c.dim in lat.dims:
+                raise ValueError(
+                    f"geo=True: latitude {lat.name!r} varies along {c.name!r}'s dimension "
+                    f"{c.dim!r}; cannot take a longitude derivative on such a grid"
+                )
+            coslat = np.cos(np.deg2rad(lat.astype(np.float64)))
+            pole = np.isclose(np.abs(lat.astype(np.float64)), 90.0, rtol=0, atol=1e-9)
+            self.metric = ((per_degree * coslat) ** -self.order).where(~pole)
+        else:
+            raise ValueError(
+                f"geo=True needs a latitude or longitude, but {c.name!r} is neither "
+                "(no units degrees_north/degrees_east, standard_name latitude/longitude, "
+                "or a name like lat/lon); drop geo=True to differentiate per "
+                f"{c.units or 'index step'}"
+            )
+
+    def apply(self, da: xr.DataArray, name=None) -> xr.DataArray:
+        dim = self.coord.dim
+        if dim not in da.dims:
+            raise ValueError(
+                f"{label(da)} has no dimension {dim!r} (its dimensions are {da.dims}); "
+                f"cannot differentiate it along {self.coord.name!r}"
+            )
+        result_dtype(da.dtype)  # a clear TypeError before any work
+        data = differentiate(da.data, self.stencil, da.get_axis_num(dim), skipna=self.skipna)
+        out = da.copy(deep=False, data=data)
+        if self.metric is not None:
+            missing = set(self.metric.dims) - set(da.dims)
+            if missing:
+                raise ValueError(
+                    f"geo=True: {label(da)} has no dimension {sorted(missing)} of the "
+                    f"latitude {self.metric.name!r} that its longitude metric needs"
+                )
+            out = (out * self.metric.astype(out.dtype)).transpose(*da.dims)
+            out.name = da.name
+        out.attrs = self._attrs(da)
+        out.encoding = {}
+        if name is not None:
+            out.name = name
+        return out
+
+    def _attrs(self, da):
+        attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
+        units = _per(da.attrs.get("units"), self.coord.units, self.order, self.geo)
+        if units is not None:
+            attrs["units"] = units
+        what = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
+        which = "derivative" if self.order == 1 else "second derivative"
+        attrs["long_name"] = f"{which} of {what} with respect to {self.coord.name}"
+        return attrs
+
+
+def label(da):
+    return f"variable {da.name!r}" if da.name is not None else "the DataArray"
+
+
+def _per(data_units, coord_units, order=1, geo=False):
+    """Units of a derivative, in a form udunits and pint both parse.
+
+    ``"<data units>/<coord units>"`` (``"K/m"``, ``"(kg m-2)/s"``), or with
+    ``geo`` the CF style ``"K m-1"``; squared for a second derivative.
+    """
+    if data_units is None:
+        return None
+    du = str(data_units).strip()
+    dimensionless = du in ("", "1")
+    if geo:
+        per = "m-1" if order == 1 else "m-2"
+        return per if dimensionless else f"{du} {per}"
+    if coord_units is None or str(coord_units).strip() in ("", "1"):
+        return du
+
+    def group(u):
+        u = str(u).strip()
+        return f"({u})" if any(c in u for c in " /*^") else u
+
+    cu = group(coord_units) if order == 1 else f"{group(coord_units)}^2"
+    return f"1/{cu}" if dimensionless else f"{group(du)}/{cu}"
+
+
+def differentiable_vars(ds, dim):
+    """Names of the numeric data variables along `dim`, CF cell bounds left out."""
+    bounds = {ds[v].attrs.get(k) for v in ds.variables for k in ("bounds", "climatology")}
+    for name, var in ds.data_vars.items():
+        if dim in var.dims and var.dtype.kind in "biufc" and name not in bounds:
+            yield name
