@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
-from . import kernel
+from . import gaps, kernel
 from .stencil import Stencil
 
 __all__ = ["apply_dask", "axis_chunks"]
@@ -56,23 +56,29 @@ def axis_chunks(chunks, smallest, smallest_end) -> tuple[int, ...]:
     return tuple(merged)
 
 
-def _per_block(name, rows, chunks, ndim_extra):
-    """A dask array whose block b holds rows[offsets[b]:offsets[b+1]] as a literal."""
-    dsk = {}
-    offset = 0
-    for b, size in enumerate(chunks):
-        key = (name, b) + (0,) * ndim_extra
-        dsk[key] = rows[offset : offset + size]
-        offset += size
-    block_chunks = (tuple(chunks),) + tuple((s,) for s in rows.shape[1:])
-    return da.Array(dsk, name, chunks=block_chunks, dtype=rows.dtype)
+def _per_block(name, blocks):
+    """A dask array whose block b is the literal array blocks[b] (no task)."""
+    rest = blocks[0].shape[1:]
+    dsk = {(name, b) + (0,) * len(rest): block for b, block in enumerate(blocks)}
+    chunks = (tuple(len(block) for block in blocks),) + tuple((s,) for s in rest)
+    return da.Array(dsk, name, chunks=chunks, dtype=blocks[0].dtype)
+
+
+def _split(rows, chunks):
+    edges = np.cumsum((0,) + tuple(chunks))
+    return [rows[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
 def _block(values, weights, start, axis):
     return kernel.apply(values, weights, start, axis=axis, threads=1)
 
 
-def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype) -> da.Array:
+def _block_skipna(values, weights, start, positions, left, axis, rule):
+    out = kernel.apply(values, weights, start, axis=axis, threads=1)
+    return gaps.fill(values, out, positions, int(left[0]), rule, axis)
+
+
+def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False) -> da.Array:
     """Lazily differentiate dask array `x` along `axis` with `stencil`.
 
     Parameters
@@ -83,6 +89,9 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype) -> da.Array:
     axis : int
         Non-negative axis.
     out_dtype : numpy dtype
+    skipna : bool
+        Fill results next to NaN gaps (:mod:`xgradient.gaps`); the halo then
+        widens to the full stencil width.
 
     Returns
     -------
@@ -90,43 +99,51 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype) -> da.Array:
         Same shape and chunks as `x` (except where chunks along `axis` had to
         be merged, see :func:`axis_chunks`). Nothing is computed.
     """
-    smallest, smallest_end = stencil.min_chunks()
-    chunks = axis_chunks(x.chunks[axis], smallest, smallest_end)
+    depth = gaps.reach(stencil) if skipna else stencil.halo
+    chunks = axis_chunks(x.chunks[axis], *stencil.min_chunks(depth))
     if chunks != x.chunks[axis]:
         x = x.rechunk({axis: chunks})
-    h = stencil.halo
     periodic = stencil.period is not None
     if len(chunks) > 1 or periodic:
         ext = da.overlap.overlap(
             x,
-            depth={axis: h},
+            depth={axis: depth},
             boundary={axis: "periodic" if periodic else "none"},
             allow_rechunk=False,
         )
+        offsets = np.cumsum((0,) + chunks[:-1])
+        ends = offsets + np.asarray(chunks)
+        left = np.where((offsets > 0) | periodic, depth, 0)
+        right = np.where((ends < stencil.size) | periodic, depth, 0)
     else:
         ext = x
+        offsets = ends = left = right = np.zeros(1, dtype=int)
+        ends = np.array([stencil.size])
     # Each block's rows, with start made relative to the block's extended input.
-    offsets = np.cumsum((0,) + chunks[:-1])
-    left = np.where((offsets > 0) | periodic, h, 0) if ext is not x else np.zeros_like(offsets)
     local_start = stencil.start - np.repeat(offsets - left, chunks)
-    token = tokenize(stencil.weights, stencil.start, chunks, h, periodic)
-    w = _per_block(f"xgradient-weights-{token}", stencil.weights, chunks, 1)
-    s = _per_block(f"xgradient-start-{token}", local_start.astype(np.int64), chunks, 0)
+    token = tokenize(stencil.weights, stencil.start, stencil.period, chunks, depth, skipna)
+    w = _per_block(f"xgradient-weights-{token}", _split(stencil.weights, chunks))
+    s = _per_block(f"xgradient-start-{token}", _split(local_start.astype(np.int64), chunks))
     ind = tuple(range(x.ndim))
     k = x.ndim  # an index of its own for the stencil width: contracted away
+    args = [ext, ind, w, (axis, k), s, (axis,)]
+    func = _block
+    kwargs = {}
+    if skipna:
+        pos = [stencil.positions(a - lo, b + hi) for a, b, lo, hi in zip(offsets, ends, left, right)]
+        args += [_per_block(f"xgradient-positions-{token}", pos), (axis,)]
+        args += [_per_block(f"xgradient-left-{token}", [np.array([lo]) for lo in left]), (axis,)]
+        func = _block_skipna
+        kwargs["rule"] = gaps.Rule.of(stencil)
     return da.blockwise(
-        _block,
+        func,
         ind,
-        ext,
-        ind,
-        w,
-        (axis, k),
-        s,
-        (axis,),
+        *args,
         axis=axis,
         dtype=out_dtype,
         concatenate=True,
         align_arrays=False,
         adjust_chunks={axis: chunks},
         meta=np.empty((0,) * x.ndim, dtype=out_dtype),
+        **kwargs,
     )

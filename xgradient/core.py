@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import chunked, kernel
+from . import chunked, gaps, kernel
 from .stencil import Stencil, build_stencil
 
 __all__ = ["gradient", "differentiate", "result_dtype"]
@@ -44,11 +44,20 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False):
             f"the coordinate has {stencil.size} values but axis {axis} of the data "
             f"has length {values.shape[axis]}"
         )
-    if skipna:
-        raise NotImplementedError("skipna=True is not implemented yet")
     if _is_dask(values):
-        return chunked.apply_dask(values, stencil, axis, out_dtype)
-    return kernel.apply(np.asarray(values), stencil.weights, stencil.start, axis=axis)
+        return chunked.apply_dask(values, stencil, axis, out_dtype, skipna=skipna)
+    if not skipna:
+        return kernel.apply(values, stencil.weights, stencil.start, axis=axis)
+    if stencil.period is None:
+        out = kernel.apply(values, stencil.weights, stencil.start, axis=axis)
+        return gaps.fill(values, out, stencil.coord, 0, stencil, axis)
+    # Wrapped: pad with the other end, so gaps across the seam are seen.
+    d = gaps.reach(stencil)
+    pad = [(0, 0)] * values.ndim
+    pad[axis] = (d, d)
+    ext = np.pad(values, pad, mode="wrap")
+    out = kernel.apply(ext, stencil.weights, stencil.start + d, axis=axis)
+    return gaps.fill(ext, out, stencil.positions(-d, stencil.size + d), d, stencil, axis)
 
 
 def _period(periodic):
@@ -61,7 +70,9 @@ def _period(periodic):
     raise ValueError(f"periodic must be None, True, False or a positive period, got {periodic!r}")
 
 
-def gradient(values, coord_values, axis=-1, *, edge_order=1, accuracy=2, periodic=None):
+def gradient(
+    values, coord_values, axis=-1, *, edge_order=1, accuracy=2, periodic=None, skipna=False
+):
     """Derivative of a numpy or dask array along one axis, given the coordinate.
 
     Parameters
@@ -82,6 +93,9 @@ def gradient(values, coord_values, axis=-1, *, edge_order=1, accuracy=2, periodi
         ``True`` wraps with period 360, a number wraps with that period;
         ``None`` and ``False`` do not wrap (detecting a global longitude needs
         labels: use the ``.grad`` accessor for that).
+    skipna : bool, default False
+        Treat NaN as boundaries: a valid point beside a NaN uses a one-sided
+        difference from its valid side (see :mod:`xgradient.gaps`).
 
     Returns
     -------
@@ -101,4 +115,4 @@ def gradient(values, coord_values, axis=-1, *, edge_order=1, accuracy=2, periodi
     stencil = build_stencil(
         coord_values, edge_order=edge_order, accuracy=accuracy, period=_period(periodic)
     )
-    return differentiate(values, stencil, axis)
+    return differentiate(values, stencil, axis, skipna=skipna)
