@@ -386,7 +386,7 @@ def _nc_chunks(shape, itemsize, target=NC_CHUNK_BYTES):
     compressed once, by one task.
 
     >>> _nc_chunks((12, 180, 360), 4, target=2**20)
-    (1, 180, 360)
+    (4, 180, 360)
     >>> _nc_chunks((1, 2000, 3000), 8, target=2**20)
     (1, 40, 3000)
     """
