@@ -117,6 +117,17 @@ def test_nan_entry_is_a_failure():
     assert r.failures == [(1, 2)]
 
 
+def test_non_finite_gradient_near_the_point_fails_without_warnings():
+    # Gradient infinite just right of x0: every entry of column 0 is unknown
+    # (and inf - inf in the differences must not warn).
+    def grad(x):
+        return powell_grad(x) if x[0] <= X[0] else np.full(4, np.inf)
+
+    r = check_hessian(grad, powell_hess, X)  # RuntimeWarnings would be errors here
+    assert not r.ok
+    assert sorted(r.failures) == [(0, 0), (0, 1), (0, 2), (0, 3)]
+
+
 def test_badly_scaled_variables_raise_no_false_alarm():
     g, H = scaled(SCALE)
     r = check_hessian(g, H, X / SCALE)
@@ -190,6 +201,8 @@ def test_wrong_shapes_are_reported():
         check_hessian(powell_grad, lambda x: powell_hess(x)[:3], X)
     with pytest.raises(ValueError, match="1-D"):
         check_hessian(powell_grad, powell_hess, [])
+    with pytest.raises(ValueError, match="no coordinates"):
+        check_hessian(powell_grad, powell_hess, {})
 
 
 def test_powell_gradient_agrees_with_hand_values():

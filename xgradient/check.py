@@ -20,8 +20,8 @@ always found:
   are combined by Richardson extrapolation, ``(4 D(h) - D(2h)) / 3``, whose
   truncation error is ``O(h**4)``; ``|D(h) - D(2h)|`` (three times the
   truncation error of ``D(h)``, so a generous bound for the extrapolated value)
-  plus ``15 ulp`` of rounding per difference is the finite-difference
-  uncertainty.
+  plus the rounding error of the difference, allowing 10 units in the last
+  place in every function value, is the finite-difference uncertainty.
 * Threshold.  An entry is wrong when it differs from its finite-difference
   estimate by more than ``rtol`` times its scale *plus* that uncertainty, so
   inaccurate differences never raise a false alarm (they only weaken the
@@ -269,36 +269,44 @@ def _differences(fun, x, j, h):
         xp[j] = x[j] + k * h
         xm[j] = x[j] - k * h
         fp, fm = fun(xp), fun(xm)
-        diffs.append((fp - fm) / (xp[j] - xm[j]))
-        biggest = np.maximum(biggest, np.maximum(np.abs(fp), np.abs(fm)))
+        # Only our own arithmetic is quiet: inf or NaN from the user's
+        # function becomes a failed check, not a warning from here.
+        with _quiet():
+            diffs.append((fp - fm) / (xp[j] - xm[j]))
+            biggest = np.maximum(biggest, np.maximum(np.abs(fp), np.abs(fm)))
     return diffs[0], diffs[1], biggest
 
 
 def _richardson(fun, x, j, h, eps, at_x):
     """Extrapolated central difference along e_j and its uncertainty."""
     d1, d2, biggest = _differences(fun, x, j, h)
-    estimate = (4.0 * d1 - d2) / 3.0
-    uncertainty = np.abs(d1 - d2) + _ROUNDING * eps * np.maximum(biggest, np.abs(at_x)) / h
+    with _quiet():
+        estimate = (4.0 * d1 - d2) / 3.0
+        uncertainty = np.abs(d1 - d2) + _ROUNDING * eps * np.maximum(biggest, np.abs(at_x)) / h
     return estimate, uncertainty
+
+
+def _quiet():
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 def _ratio(a, b):
     """a / b with 0 / 0 = 0 and a / 0 = inf; NaN stays NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with _quiet():
         r = a / b
     return np.where((a == 0) & (b == 0), 0.0, r)
 
 
 def _gradient_core(fun, grad, x, step):
-    value = fun(x)
+    value = fun(x.copy())
     eps = _eps(value)
     value = np.asarray(value, dtype=float)
-    g = np.asarray(grad(x), dtype=float)
+    g = np.asarray(grad(x.copy()), dtype=float)
     h = _steps(step, x, eps)
     fd, unc = np.empty_like(x), np.empty_like(x)
     for j in range(x.shape[0]):
         fd[j], unc[j] = _richardson(fun, x, j, h[j], eps, value)
-    with np.errstate(invalid="ignore"):
+    with _quiet():
         scale = np.maximum(np.abs(g), np.abs(fd))
         excess = np.maximum(np.abs(g - fd) - unc, 0.0)
     return {
@@ -312,10 +320,10 @@ def _gradient_core(fun, grad, x, step):
 
 
 def _hessian_core(grad, hess, x, step):
-    g = grad(x)
+    g = grad(x.copy())
     eps = _eps(g)
     g = np.asarray(g, dtype=float)
-    H = np.asarray(hess(x), dtype=float)
+    H = np.asarray(hess(x.copy()), dtype=float)
     h = _steps(step, x, eps)
     n = x.shape[0]
     fd = np.empty((n,) + x.shape)
@@ -323,7 +331,7 @@ def _hessian_core(grad, hess, x, step):
     for j in range(n):
         fd[:, j], unc[:, j] = _richardson(grad, x, j, h[j], eps, g)
     idx = np.arange(n)
-    with np.errstate(invalid="ignore"):
+    with _quiet():
         c = np.maximum(np.abs(H[idx, idx]), np.abs(fd[idx, idx]))
         scale = np.maximum(np.sqrt(c[:, None] * c[None, :]), np.maximum(np.abs(H), np.abs(fd)))
         excess = np.maximum(np.abs(H - fd) - unc, 0.0)
@@ -419,9 +427,13 @@ def _point(x, names):
         for nm in names:
             if nm not in x.coords or x.coords[nm].ndim != 0:
                 raise ValueError(f"{nm!r} is not a scalar coordinate of the point; scalar coordinates: {scalars}")
+        if not names:
+            raise ValueError("the point has no numeric scalar coordinates; pass names=[...]")
         return names, np.array([float(x.coords[nm]) for nm in names]), {}
     if isinstance(x, Mapping):
         names = tuple(x if names is None else names)
+        if not names:
+            raise ValueError("the point has no coordinates")
         unknown = [nm for nm in names if nm not in x]
         if unknown:
             raise ValueError(f"{unknown} not in the point; it has {list(x)}")
