@@ -161,7 +161,7 @@ def test_badly_scaled_error_of_stated_size_is_caught(i, j):
 
 def test_float32_gradient_uses_float32_steps():
     eps32 = np.finfo(np.float32).eps
-    grad32 = lambda x: powell_grad(x).astype(np.float32)  # noqa: E731
+    grad32 = lambda x: powell_grad(x).astype(np.float32)
     r = check_hessian(grad32, powell_hess, X)
     assert r.ok, r
     np.testing.assert_allclose(r.step, np.cbrt(eps32) * (1 + np.abs(X)), rtol=1e-12)
@@ -174,8 +174,8 @@ def test_coarse_step_widens_the_uncertainty_instead_of_a_false_alarm():
     # differences of exp(3 x0) are off by the factors sinh(0.9)/0.9 and
     # sinh(1.8)/1.8, and even their extrapolation by 2.4%; the check must see
     # that its estimate is that poor rather than blame the Hessian.
-    grad = lambda x: np.array([np.exp(3 * x[0]) + x[1], x[0] + np.sin(2 * x[1])])  # noqa: E731
-    hess = lambda x: np.array([[3 * np.exp(3 * x[0]), 1.0], [1.0, 2 * np.cos(2 * x[1])]])  # noqa: E731
+    grad = lambda x: np.array([np.exp(3 * x[0]) + x[1], x[0] + np.sin(2 * x[1])])
+    hess = lambda x: np.array([[3 * np.exp(3 * x[0]), 1.0], [1.0, 2 * np.cos(2 * x[1])]])
     x = [0.2, 0.7]
     coarse = check_hessian(grad, hess, x, step=0.3)
     factor = (4 * np.sinh(0.9) / 0.9 - np.sinh(1.8) / 1.8) / 3
@@ -276,7 +276,7 @@ def test_quadratic_function_any_gradient(problem, data):
     # A zero component has no size to be relative to: rounding noise in F
     # decides it, and NAG warns against such points too.
     assume(np.all(g != 0))
-    fun = lambda z: 0.5 * z @ H @ z + b @ z  # noqa: E731
+    fun = lambda z: 0.5 * z @ H @ z + b @ z
     r = check_gradient(fun, lambda z: H @ z + b, x)
     assert r.ok, r
     j = data.draw(st.integers(0, len(x) - 1))
@@ -527,8 +527,8 @@ def test_grid_errors_name_the_coordinate():
 
 def test_docs_examples_run():
     text = (pathlib.Path(__file__).parent.parent / "docs" / "check.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert blocks
     namespace = {}
     for block in blocks:
-        exec(compile(block, "docs/check.md", "exec"), namespace)
+        exec(compile(block, "docs/check.md", "exec"), namespace)  # noqa: S102

@@ -103,7 +103,7 @@ SCALE = np.array([1e-3, 1.0, 1e3, 1.0])
 
 def test_badly_scaled_variables_raise_no_false_alarm():
     funct, h = callbacks(scale=SCALE)
-    g, hesl, hesd = no_warnings(check_deriv2, funct, h, X / SCALE, 6)
+    g, _, hesd = no_warnings(check_deriv2, funct, h, X / SCALE, 6)
     np.testing.assert_allclose(g, SCALE * G_AT_X, rtol=1e-12)
     np.testing.assert_allclose(hesd, SCALE**2 * HESD_AT_X, rtol=1e-12)
 
@@ -161,7 +161,7 @@ def test_full_check_call_counts():
 @pytest.mark.parametrize("stop_at", [1, 2, 9, 17])
 def test_termination_in_funct_ends_the_check_at_once(stop_at):
     c = Counting(stop_funct_at=stop_at)
-    (g, hesl, hesd), w = single_warning(check_deriv2, c.funct, c.h, X, 6)
+    (g, _, hesd), w = single_warning(check_deriv2, c.funct, c.h, X, 6)
     assert w.errno == -7
     assert c.funct_calls == stop_at
     assert c.h_calls == (0 if stop_at == 1 else 1)
@@ -258,7 +258,7 @@ def test_one_variable(d2):
         return iflag, np.zeros(lh), np.array([d2])
 
     if d2 == 12 * 1.7**2:
-        g, _, hesd = no_warnings(check_deriv2, funct, h, [1.7], 1)
+        g, _, _ = no_warnings(check_deriv2, funct, h, [1.7], 1)
         assert g[0] == pytest.approx(4 * 1.7**3, rel=1e-14)
     else:
         _, w = single_warning(check_deriv2, funct, h, [1.7], 1)

@@ -129,8 +129,8 @@ class GradientCheck:
                 f"differences of the function\n  largest finite-difference "
                 f"uncertainty {_fmt(np.max(self.fd_error))}"
             )
-        lines = [f"{head}\n  {_count(bad.size, 'component', 'components')} with central "
-                 "differences of the function:"]
+        intro = f"{_count(bad.size, 'component', 'components')} with central differences"
+        lines = [f"{head}\n  {intro} of the function:"]
         for j in bad[np.argsort(-np.nan_to_num(self.error[bad], nan=np.inf), kind="stable")]:
             lines.append(
                 f"    g[{_label(self.names, j)}]: analytic {self.gradient[j]:.8g}, "
@@ -211,8 +211,8 @@ class HessianCheck:
                 f"differences of the gradient\n  largest finite-difference "
                 f"uncertainty {_fmt(np.max(self.fd_error))}"
             )
-        lines = [f"{head}\n  {_count(len(pairs), 'entry', 'entries')} with "
-                 "central differences of the gradient:"]
+        intro = f"{_count(len(pairs), 'entry', 'entries')} with central differences"
+        lines = [f"{head}\n  {intro} of the gradient:"]
         for i, j in pairs:
             if self.error[i, j] <= self.rtol:  # only the other triangle is wrong
                 i, j = j, i
@@ -515,11 +515,11 @@ def check_gradient(fun, grad, x, *, step=None, rtol=DEFAULT_RTOL, names=None):
     names, values, fixed = _point(x, names)
     if fixed is None:
         n = values.size
-        f = lambda z: _shape_checked(fun(z), (), "fun")  # noqa: E731
-        g = lambda z: _shape_checked(grad(z), (n,), "grad")  # noqa: E731
+        f = lambda z: _shape_checked(fun(z), (), "fun")
+        g = lambda z: _shape_checked(grad(z), (n,), "grad")
     else:
         kwargs, g, _ = _named_functions(names, fixed, grad)
-        f = lambda z: _shape_checked(fun(**kwargs(z)), (), "fun")  # noqa: E731
+        f = lambda z: _shape_checked(fun(**kwargs(z)), (), "fun")
     r = _gradient_core(f, g, values, _step_vector(step, names, values.size))
     return GradientCheck(
         ok=bool(np.all(r["error"] <= rtol)), x=values, value=float(r["value"]),
@@ -609,8 +609,8 @@ def check_hessian(grad, hess, x, *, step=None, rtol=DEFAULT_RTOL, names=None):
     names, values, fixed = _point(x, names)
     if fixed is None:
         n = values.size
-        g = lambda z: _shape_checked(grad(z), (n,), "grad")  # noqa: E731
-        H = lambda z: _shape_checked(hess(z), (n, n), "hess")  # noqa: E731
+        g = lambda z: _shape_checked(grad(z), (n,), "grad")
+        H = lambda z: _shape_checked(hess(z), (n, n), "hess")
     else:
         _, g, H = _named_functions(names, fixed, grad, hess)
     r = _hessian_core(g, H, values, _step_vector(step, names, values.size))
