@@ -24,8 +24,8 @@ always found:
   place in every function value, is the finite-difference uncertainty.
 * Threshold.  An entry is wrong when it differs from its finite-difference
   estimate by more than ``rtol`` times its scale *plus* that uncertainty, so
-  inaccurate differences never raise a false alarm (they only weaken the
-  check, which the result reports as ``fd_error``).  The scale of ``H[i, j]``
+  inaccurate differences weaken the check (the result reports how much, as
+  ``fd_error``) instead of raising false alarms.  The scale of ``H[i, j]``
   is ``max(sqrt(c_i c_j), |H[i, j]|, |fd[i, j]|)`` with ``c_i`` the larger of
   the analytic and finite-difference ``|H[i, i]|``: under a change of units
   ``x_i -> x_i / s_i`` every term scales by ``s_i s_j``, exactly as the entry
