@@ -231,7 +231,7 @@ def test_distributed_scheduler(rng):
     f = rng.standard_normal((25, 4))
     d = da.from_array(f, chunks=(3, 2))
     with distributed.Client(
-        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
     ) as client:
         lazy = xgradient.gradient(d, x, axis=0, accuracy=4, periodic=720.0)
         out = client.compute(lazy).result()

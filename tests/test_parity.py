@@ -161,6 +161,33 @@ def test_nan_in_data_propagates_like_numpy_nonuniform():
             np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
 
 
+@settings(max_examples=60, deadline=None)
+@given(cases(), st.sampled_from([True, 2 * np.pi, 1000.0]))
+def test_periodic_parity_with_numpy_on_padded_array(case, periodic):
+    """Wrapped accuracy=2 equals numpy.gradient on the array padded with the other end."""
+    shape, axis, _, kind, decreasing, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    period = 360.0 if periodic is True else periodic
+    n = shape[axis]
+    if n < 3:
+        return
+    x = coordinate(kind, n, rng, decreasing)
+    x = x / (abs(x[-1] - x[0]) * rng.uniform(1.01, 1.5)) * period  # span < period
+    f = make_values(rng, shape, dtype)
+    axis %= f.ndim
+    out = xgradient.gradient(f, x, axis=axis, periodic=periodic)
+    sign = 1.0 if x[-1] > x[0] else -1.0
+    xp = np.concatenate([[x[-1] - sign * period], x, [x[0] + sign * period]])
+    fp = np.concatenate(
+        [np.take(f, [-1], axis=axis), f, np.take(f, [0], axis=axis)], axis=axis
+    ).astype(np.float64)
+    expected = np.take(np.gradient(fp, xp, axis=axis), np.arange(1, n + 1), axis=axis)
+    assert out.dtype == (np.float32 if f.dtype == np.float32 else np.float64)
+    np.testing.assert_allclose(
+        out, expected, rtol=1e-6 if f.dtype == np.float32 else 1e-12, atol=scaled_atol(fp, xp)
+    )
+
+
 # ---------------------------------------------------------------------------
 # The pure-numpy fallback kernel and the compiled one compute the same numbers.
 
