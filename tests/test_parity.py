@@ -288,6 +288,23 @@ def test_large_array_threaded_path_few_outer_rows():
     assert_matches_numpy(xgradient.gradient(g, y, axis=1), g, y, 1, 1)
 
 
+@pytest.mark.parametrize("axis,dtype", [(0, "float64"), (1, "float32"), (2, "float64")])
+def test_large_array_threaded_periodic(axis, dtype):
+    """The threaded path with a wrapped coordinate: numpy.gradient on the padded array."""
+    rng = np.random.default_rng(17 + axis)
+    shape = [110, 100, 100]
+    shape[axis] = 120
+    f = rng.standard_normal(shape).astype(dtype)
+    assert f.size > kernel.THREAD_MIN_SIZE
+    x = np.sort(rng.uniform(0, 360, shape[axis]))
+    out = xgradient.gradient(f, x, axis=axis, periodic=True)
+    xp = np.concatenate([[x[-1] - 360], x, [x[0] + 360]])
+    fp = np.concatenate([np.take(f, [-1], axis), f, np.take(f, [0], axis)], axis=axis)
+    expected = np.take(np.gradient(fp.astype(np.float64), xp, axis=axis), np.arange(1, x.size + 1), axis)
+    assert out.dtype == f.dtype
+    np.testing.assert_array_equal(out, expected.astype(dtype))
+
+
 def test_uniform_detection_is_irrelevant_to_the_result():
     """Exactly uniform and uniform-to-1e-15 coordinates give the same numbers (to 1e-12)."""
     rng = np.random.default_rng(16)

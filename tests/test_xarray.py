@@ -163,6 +163,19 @@ def test_datetime_default_unit_is_seconds(rng):
     assert got.attrs["units"] == "m/s"
 
 
+@pytest.mark.parametrize("years", [np.arange(1000, 2001, 100), np.array([1000, 1700])], ids=["11", "2"])
+def test_datetime64_seconds_resolution_spanning_centuries(rng, years):
+    """xarray keeps datetime64[s]; a paleo/long-run axis spans far more than the
+    +-292 years that int64 nanoseconds can hold."""
+    time = years.astype("datetime64[Y]").astype("datetime64[s]")
+    da = xr.DataArray(rng.standard_normal(time.size), dims="time", coords={"time": time})
+    assert da.time.dtype == np.dtype("datetime64[s]")
+    t = (time - time[0]) / np.timedelta64(1, "D")
+    got = da.grad("time", datetime_unit="D")
+    assert_close(got, np.gradient(da.values, t), t)
+    assert_close(got, da.differentiate("time", datetime_unit="D"), t)
+
+
 def test_timedelta_coordinate(rng):
     lead = np.array([0, 6, 12, 24, 48, 72], dtype="timedelta64[h]").astype("timedelta64[ns]")
     da = xr.DataArray(rng.standard_normal(6), dims="lead", coords={"lead": lead})
@@ -375,6 +388,20 @@ def test_longitude_with_a_gap_is_not_wrapped(rng):
     f = rng.standard_normal(x.size)
     da = xr.DataArray(f, dims="lon", coords={"lon": x})
     assert_close(da.grad("lon"), np.gradient(f, x), x)
+
+
+@pytest.mark.parametrize("drop,wrapped", [([], True), ([35], True), ([34, 35], False), ([10], True), ([10, 11], False)])
+def test_global_means_every_step_at_most_twice_the_median(rng, drop, wrapped):
+    # 10-degree grid; dropping one point makes a 20-degree step (= 2x median:
+    # still global), dropping two a 30-degree one (not global). Index 35 is
+    # the last point, so there the wrap step is the long one.
+    x = np.delete(np.arange(0.0, 360.0, 10.0), drop)
+    f = rng.standard_normal(x.size)
+    da = xr.DataArray(f, dims="lon", coords={"lon": ("lon", x, {"units": "degrees_east"})})
+    expected = wrapped_numpy(f, x, 360.0) if wrapped else np.gradient(f, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_close(da.grad("lon"), expected, x)
 
 
 def test_longitude_jump_warns_and_is_not_wrapped(rng):
