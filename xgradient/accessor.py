@@ -136,6 +136,125 @@ class DataArrayGrad(_Grad):
     """
     )
 
+    def hessian(
+        self,
+        coords,
+        *,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        skipna=False,
+        datetime_unit="s",
+    ):
+        """Second partial derivatives along several coordinates, as a Dataset.
+
+        Forwards to :func:`xgradient.operators.hessian`; see it for the
+        parameters and for what ``geo=True`` computes.
+
+        Parameters
+        ----------
+        coords : list of str
+            Dimension or 1-D coordinate names, each along a different dimension.
+        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+            As for :func:`xgradient.operators.hessian` (``periodic`` may also
+            be a dict of coordinate name -> value).
+
+        Returns
+        -------
+        Dataset
+            ``d2{name}_d{c1}d{c2}`` for each pair ``c1 <= c2`` in the order
+            given (``name`` is ``"f"`` for an unnamed DataArray).
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> x = np.array([0.0, 1.0, 3.0, 4.0])
+        >>> y = np.array([0.0, 0.5, 2.0])
+        >>> T = xr.DataArray(np.outer(x**2, y), coords={"x": x, "y": y}, dims=("x", "y"),
+        ...                  name="T", attrs={"units": "K"})
+        >>> h = T.grad.hessian(["x", "y"])
+        >>> list(h)
+        ['d2T_dxdx', 'd2T_dxdy', 'd2T_dydy']
+        >>> h.d2T_dxdx.values[:, 2]  # d2(x^2 y)/dx2 = 2y = 4, exact for a quadratic
+        array([4., 4., 4., 4.])
+        >>> h.d2T_dxdx.attrs["units"]
+        'K'
+        """
+        from . import operators
+
+        return operators.hessian(
+            self._obj,
+            coords,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            periodic=periodic,
+            geo=geo,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        )
+
+    def laplacian(
+        self,
+        coords,
+        *,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        skipna=False,
+        datetime_unit="s",
+    ):
+        """Laplacian over several coordinates (on the sphere with ``geo=True``).
+
+        Forwards to :func:`xgradient.operators.laplacian`; see it for the
+        parameters and the spherical formula.
+
+        Parameters
+        ----------
+        coords : list of str
+            Dimension or 1-D coordinate names, each along a different
+            dimension; with `geo`, a latitude and a longitude.
+        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+            As for :func:`xgradient.operators.laplacian`.
+
+        Returns
+        -------
+        DataArray
+            Same dims, coords and name, with ``units`` and ``long_name``.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> lat = np.linspace(-60.0, 60.0, 25)
+        >>> lon = np.arange(0.0, 360.0, 5.0)
+        >>> phi, lam = np.meshgrid(np.deg2rad(lat), np.deg2rad(lon), indexing="ij")
+        >>> T = xr.DataArray(np.cos(phi) * np.cos(lam), coords={"lat": lat, "lon": lon},
+        ...                  dims=("lat", "lon"), name="T", attrs={"units": "K"})
+        >>> lap = T.grad.laplacian(["lat", "lon"], geo=True)
+        >>> lap.attrs["units"]
+        'K m-2'
+        >>> exact = -2 * T / 6371008.8**2  # a degree-1 spherical harmonic
+        >>> bool(np.allclose(lap[1:-1], exact[1:-1], rtol=0, atol=1e-3 * 2 / 6371008.8**2))
+        True
+        """
+        from . import operators
+
+        return operators.laplacian(
+            self._obj,
+            coords,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            periodic=periodic,
+            geo=geo,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        )
+
 
 @xr.register_dataset_accessor("grad")
 class DatasetGrad(_Grad):
@@ -199,3 +318,137 @@ class DatasetGrad(_Grad):
         t        (lat) float64 24B 1.0 1.0 1.0
     """
     )
+
+    def divergence(
+        self,
+        u="u",
+        v="v",
+        *,
+        x=None,
+        y=None,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        skipna=False,
+        datetime_unit="s",
+    ):
+        """Horizontal divergence of the vector (`u`, `v`) of this Dataset.
+
+        Forwards to :func:`xgradient.operators.divergence`; see it for the
+        parameters and the spherical formula.
+
+        Parameters
+        ----------
+        u, v : str, default "u", "v"
+            Names of the x (eastward) and y (northward) components.
+        x, y : str, optional
+            Coordinates to differentiate along; by default the longitude and
+            latitude, or the coordinates with CF ``axis`` X and Y.
+        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+            As for :func:`xgradient.operators.divergence`.
+
+        Returns
+        -------
+        DataArray
+            Named ``"divergence"``, with ``units`` (``"s-1"`` for winds in
+            ``"m s-1"`` with `geo`) and ``long_name``.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> lat = np.linspace(-60.0, 60.0, 7)
+        >>> lon = np.arange(0.0, 360.0, 30.0)
+        >>> v = 5 * np.cos(np.deg2rad(lat))[:, None] * np.ones(lon.size)
+        >>> ds = xr.Dataset({"u": (("lat", "lon"), np.zeros_like(v), {"units": "m s-1"}),
+        ...                  "v": (("lat", "lon"), v, {"units": "m s-1"})},
+        ...                 coords={"lat": lat, "lon": lon})
+        >>> div = ds.grad.divergence(geo=True, edge_order=2)
+        >>> exact = -2 * 5 * np.sin(np.deg2rad(lat)) / 6371008.8
+        >>> bool(np.allclose(div.isel(lon=0), exact, rtol=0.02))
+        True
+        >>> div.attrs["units"]
+        's-1'
+        """
+        from . import operators
+
+        return operators.divergence(
+            self._obj,
+            u,
+            v,
+            x=x,
+            y=y,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            periodic=periodic,
+            geo=geo,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        )
+
+    def vorticity(
+        self,
+        u="u",
+        v="v",
+        *,
+        x=None,
+        y=None,
+        edge_order=1,
+        accuracy=2,
+        periodic=None,
+        geo=False,
+        radius=EARTH_RADIUS,
+        skipna=False,
+        datetime_unit="s",
+    ):
+        """Relative vorticity (vertical component of the curl) of (`u`, `v`).
+
+        Forwards to :func:`xgradient.operators.vorticity`; see it for the
+        parameters and the spherical formula.
+
+        Parameters
+        ----------
+        u, v : str, default "u", "v"
+            Names of the x (eastward) and y (northward) components.
+        x, y : str, optional
+            Coordinates to differentiate along; by default the longitude and
+            latitude, or the coordinates with CF ``axis`` X and Y.
+        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+            As for :func:`xgradient.operators.vorticity`.
+
+        Returns
+        -------
+        DataArray
+            Named ``"vorticity"``, with ``units`` and ``long_name``.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> x = np.array([0.0, 1.0, 3.0, 4.0])
+        >>> y = np.array([0.0, 2.0, 3.0])
+        >>> X, Y = np.meshgrid(x, y)
+        >>> ds = xr.Dataset({"u": (("y", "x"), -Y), "v": (("y", "x"), X)},
+        ...                 coords={"x": ("x", x, {"axis": "X"}), "y": ("y", y, {"axis": "Y"})})
+        >>> ds.grad.vorticity().values  # dv/dx - du/dy = 1 + 1
+        array([[2., 2., 2., 2.],
+               [2., 2., 2., 2.],
+               [2., 2., 2., 2.]])
+        """
+        from . import operators
+
+        return operators.vorticity(
+            self._obj,
+            u,
+            v,
+            x=x,
+            y=y,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            periodic=periodic,
+            geo=geo,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        )

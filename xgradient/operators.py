@@ -1,0 +1,734 @@
+"""Vector-calculus operators on labelled grids: Hessian, Laplacian, divergence, vorticity.
+
+Everything here is built from :class:`~xgradient.labelled.Derivative`, so the
+numbers come from the same stencils as ``.grad``:
+
+- a pure second derivative (``d2f/dx2``) is one application of the direct
+  nonuniform second-derivative stencil (``Derivative(..., order=2)``), not a
+  first derivative applied twice;
+- a mixed derivative (``d2f/dxdy``) is two first derivatives, one along each
+  coordinate, composed;
+- ``geo=True`` works per metre on a sphere and adds the metric terms of
+  spherical coordinates (see :func:`divergence`, :func:`vorticity`,
+  :func:`laplacian` and ``docs/operators.md`` for the formulas and sources).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+from . import coords as _coords
+from .labelled import EARTH_RADIUS, Derivative, _per, label
+
+__all__ = ["hessian", "laplacian", "divergence", "vorticity"]
+
+OPTIONS_DOC = """    edge_order : {1, 2}, default 1
+        Accuracy of the one-sided first differences at the ends (as
+        ``numpy.gradient``; used with accuracy=2).
+    accuracy : {2, 4, 6}, default 2
+        Order of the interior stencils. Second-derivative stencils have
+        ``accuracy + 1`` points everywhere, so they are one order less
+        accurate at the two ends of a non-periodic coordinate.
+    periodic : None, bool, float or dict, default None
+        As for ``.grad``, applied to every coordinate (``None`` wraps only a
+        longitude that goes round the globe). A dict maps coordinate names
+        to such values (missing names get ``None``), e.g. ``{"lon": True}``;
+        use it rather than ``periodic=True`` on a lat/lon grid, which would
+        wrap the latitude too.
+    geo : bool, default False
+        Work per metre on a sphere of `radius`: the coordinates must be a
+        latitude and a longitude in degrees, and the spherical metric terms
+        are included (see Notes). Results are NaN at a pole.
+    radius : float, default 6371008.8
+        Sphere radius in metres for `geo`.
+    skipna : bool, default False
+        Treat NaN cells as boundaries, as for ``.grad``.
+    datetime_unit : str, default "s"
+        Unit of time for datetime64 and cftime coordinates.
+"""
+
+
+_VECTOR_PARAMS = """    ds : Dataset
+        Holds the two components.
+    u, v : str, default "u", "v"
+        Names of the x (eastward) and y (northward) components.
+    x, y : str, optional
+        The coordinates to differentiate along. By default the coordinate of
+        `u` that is a longitude (resp. latitude: CF units, standard_name or a
+        name like lon/lat) or, without `geo`, has the CF attribute ``axis:
+        X`` (resp. ``Y``).
+"""
+
+_PLACEHOLDER = re.compile(r"^( *)%\((\w+)\)s\n", re.MULTILINE)
+
+
+def _fill_doc(func):
+    """Put the shared parameter descriptions into `func`'s docstring, at its indentation."""
+    parts = {"options": OPTIONS_DOC, "vector": _VECTOR_PARAMS}
+
+    def fill(m):
+        return textwrap.indent(textwrap.dedent(parts[m.group(2)]), m.group(1))
+
+    func.__doc__ = _PLACEHOLDER.sub(fill, func.__doc__)
+    return func
+
+
+# ---------------------------------------------------------------------------
+# Shared plumbing
+
+
+def _periodic_for(periodic, coord, known):
+    if isinstance(periodic, Mapping):
+        unknown = sorted(set(map(str, periodic)) - set(map(str, known)))
+        if unknown:
+            raise ValueError(
+                f"periodic names {unknown}, which are not among the coordinates "
+                f"differentiated along ({list(known)})"
+            )
+        return periodic.get(coord)
+    return periodic
+
+
+class _Plans:
+    """Derivatives along several coordinates of one object, built once each."""
+
+    def __init__(self, obj, names, *, periodic, **options):
+        names = list(names)
+        if not names:
+            raise ValueError("no coordinate given: pass a list of coordinate names")
+        self.obj = obj
+        self.names = names
+        self.options = options
+        self.periodic = {c: _periodic_for(periodic, c, names) for c in names}
+        self._cache = {}
+        dims = {}
+        for c in names:
+            d = self.get(c, 1).coord.dim
+            if d in dims:
+                what = "is given twice" if dims[d] == c else f"and {dims[d]!r} both run along {d!r}"
+                raise ValueError(
+                    f"coordinate {c!r} {what}; the coordinates of an operator must "
+                    "run along different dimensions"
+                )
+            dims[d] = c
+
+    def get(self, coord, order) -> Derivative:
+        key = (coord, order)
+        if key not in self._cache:
+            self._cache[key] = Derivative(
+                self.obj, coord, order=order, periodic=self.periodic[coord], **self.options
+            )
+        return self._cache[key]
+
+
+def _normalised_coord_units(units):
+    """Latitude and longitude degrees are the same unit once summed: 'degree'."""
+    if units is None:
+        return None
+    u = str(units).strip()
+    flat = u.lower().replace(" ", "")
+    if flat in _coords.LON_UNITS or flat in _coords.LAT_UNITS:
+        return "degree"
+    return u or None
+
+
+def _sum_units(data_units, coord_units, order, geo, what):
+    """Units of a sum of derivatives of `order` (the `data_units` / `coord_units` of each term).
+
+    None (and a warning) when the terms do not share one unit, as an operator
+    over, say, a coordinate in m and one in hPa, or u in m s-1 and v in knots.
+    """
+    data_units = [None if u is None else str(u).strip() for u in data_units]
+    if all(u is None for u in data_units):
+        return None
+    if len(set(data_units)) > 1:
+        warnings.warn(
+            f"{what}: the components have different units {data_units}; the result "
+            "gets no units attribute (convert them to one unit first)",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    if geo:
+        return _cancel(_per(data_units[0], None, order, geo=True))
+    cu = {_normalised_coord_units(u) for u in coord_units}
+    if len(cu) > 1:
+        warnings.warn(
+            f"{what}: the coordinates have different units {sorted(map(str, cu))}; the "
+            "terms of the sum have different units, and the result gets no units "
+            "attribute",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    return _per(data_units[0], cu.pop(), order, geo=False)
+
+
+_FACTOR = re.compile(r"^([A-Za-z_%]+)(?:\^|\*\*)?(-?\d+)?$")
+
+
+def _cancel(units):
+    """``"m s-1 m-1"`` -> ``"s-1"``: combine repeated symbols of a CF product of powers.
+
+    Only for a plain udunits product (symbols with integer powers separated
+    by spaces, as ``_per`` writes geo units); anything else is returned as is.
+    """
+    if units is None:
+        return None
+    powers = {}
+    for token in units.split():
+        m = _FACTOR.match(token)
+        if m is None:
+            return units
+        powers[m.group(1)] = powers.get(m.group(1), 0) + int(m.group(2) or 1)
+    kept = [s if p == 1 else f"{s}{p}" for s, p in powers.items() if p != 0]
+    return " ".join(kept) if kept else "1"
+
+
+def _same(a, b):
+    try:
+        return bool(np.all(a == b)) and np.shape(a) == np.shape(b)
+    except Exception:  # noqa: BLE001 - incomparable attribute values are not the same
+        return False
+
+
+def _common_attrs(*arrays):
+    first, *rest = arrays
+    return {
+        k: v
+        for k, v in first.attrs.items()
+        if k not in ("units", "long_name") and all(k in r.attrs and _same(r.attrs[k], v) for r in rest)
+    }
+
+
+def _finish(result, like, name, attrs, units, long_name):
+    result = result.transpose(*like.dims, ...)
+    result.name = name
+    attrs = dict(attrs)
+    if units is not None:
+        attrs["units"] = units
+    attrs["long_name"] = long_name
+    result.attrs = attrs
+    result.encoding = {}
+    return result
+
+
+def _what(da):
+    return da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
+
+
+def _tan_lat_over_radius(plan: Derivative, radius, dtype):
+    """tan(lat) / R along the latitude `plan` differentiates, NaN at a pole.
+
+    The spherical metric terms all carry tan(lat) / R; at +-90 degrees tan is
+    not inf but ~1.6e16 in floating point, so the pole is masked explicitly
+    (the longitude terms there are NaN too: dx = R cos(lat) dlon is 0).
+    """
+    c = plan.coord
+    lat = c.values
+    pole = np.isclose(np.abs(lat), 90.0, rtol=0, atol=1e-9)
+    t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / float(radius))
+    return xr.DataArray(t.astype(dtype), dims=(c.dim,))
+
+
+def _geo_pair(plans, x, y):
+    """Check that, for geo=True, x is a longitude and y a latitude."""
+    cx, cy = plans.get(x, 1).coord, plans.get(y, 1).coord
+    if not _coords.is_longitude(cx.name, cx.attrs):
+        raise ValueError(
+            f"geo=True needs x to be a longitude, but {x!r} is not one (no units "
+            "degrees_east, standard_name longitude or a name like lon)"
+        )
+    if not _coords.is_latitude(cy.name, cy.attrs):
+        raise ValueError(
+            f"geo=True needs y to be a latitude, but {y!r} is not one (no units "
+            "degrees_north, standard_name latitude or a name like lat)"
+        )
+
+
+def _check_dataarray(da, what):
+    if not isinstance(da, xr.DataArray):
+        raise TypeError(f"{what} takes a DataArray, got {type(da).__name__}")
+
+
+# ---------------------------------------------------------------------------
+# Second derivatives of a scalar
+
+
+@_fill_doc
+def hessian(
+    da,
+    coords,
+    *,
+    edge_order=1,
+    accuracy=2,
+    periodic=None,
+    geo=False,
+    radius=EARTH_RADIUS,
+    skipna=False,
+    datetime_unit="s",
+):
+    """Second partial derivatives of a DataArray along several coordinates.
+
+    Parameters
+    ----------
+    da : DataArray
+        The field.
+    coords : list of str
+        Dimension or 1-D coordinate names, each along a different dimension.
+    %(options)s
+    Returns
+    -------
+    Dataset
+        One variable ``d2{name}_d{c1}d{c2}`` for each pair ``c1 <= c2`` in the
+        order given (``name`` is the DataArray's name, ``"f"`` when it has
+        none): for ``["lat", "lon"]``, ``d2T_dlatdlat``, ``d2T_dlatdlon`` and
+        ``d2T_dlondlon``. Each has the dims and coords of `da`, ``units``
+        (e.g. ``"K/m^2"``, ``"(K/degrees_north)/degrees_east"``, ``"K m-2"``
+        with geo) and a ``long_name``. Dask input stays lazy.
+
+    Raises
+    ------
+    KeyError, ValueError
+        An unknown or repeated coordinate, two coordinates along the same
+        dimension, too few points, options out of range, or with `geo` a
+        coordinate that is not a latitude or longitude.
+
+    Notes
+    -----
+    The pure terms use the direct nonuniform second-derivative stencil
+    (Fornberg weights with ``accuracy + 1`` points); the mixed terms compose
+    two first derivatives.
+
+    With ``geo=True`` every term is the coordinate second partial derivative
+    scaled to metres, with phi the latitude and lambda the longitude in
+    radians:
+
+    - ``d2f_dlatdlat = (1/R^2) d2f/dphi2``
+    - ``d2f_dlondlon = 1/(R cos phi)^2 d2f/dlambda2``
+    - ``d2f_dlatdlon = 1/(R^2 cos phi) d2f/dphi dlambda``, computed as
+      d/dx (df/dy): the latitude derivative first, then the longitude one,
+      so that the factor 1/cos(phi) is not differentiated.
+
+    These are not the components of the covariant Hessian on the sphere,
+    which adds Christoffel terms: in the local east/north frame
+    ``H_xx = d2f_dlondlon - tan(phi)/R df/dy``, ``H_xy = d2f_dlatdlon +
+    tan(phi)/R df/dx`` and ``H_yy = d2f_dlatdlat``. Its trace is
+    :func:`laplacian` with ``geo=True``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xgradient
+    >>> x = np.array([0.0, 0.5, 1.5, 2.0, 3.0])
+    >>> y = np.array([0.0, 1.0, 2.0, 4.0])
+    >>> f = xr.DataArray(np.outer(y**2, x), coords={"y": y, "x": x}, dims=("y", "x"), name="f")
+    >>> h = xgradient.operators.hessian(f, ["x", "y"])
+    >>> list(h)
+    ['d2f_dxdx', 'd2f_dxdy', 'd2f_dydy']
+    >>> h.d2f_dydy.values[:, 2]  # d2(x y^2)/dy2 = 2x = 3, exact for a quadratic
+    array([3., 3., 3., 3.])
+    >>> h.d2f_dxdy.values[1:-1, 2]  # 2y in the interior
+    array([2., 4.])
+    """
+    _check_dataarray(da, "hessian")
+    names = [coords] if isinstance(coords, str) else list(coords)
+    plans = _Plans(
+        da,
+        names,
+        periodic=periodic,
+        edge_order=edge_order,
+        accuracy=accuracy,
+        geo=geo,
+        radius=radius,
+        skipna=skipna,
+        datetime_unit=datetime_unit,
+    )
+    base = da.name if da.name is not None else "f"
+    out = {}
+    for i, c1 in enumerate(names):
+        for c2 in names[i:]:
+            key = f"d2{base}_d{c1}d{c2}"
+            if c1 == c2:
+                out[key] = plans.get(c1, 2).apply(da, name=key)
+                if geo and "units" in out[key].attrs:
+                    out[key].attrs["units"] = _cancel(out[key].attrs["units"])
+            else:
+                out[key] = _mixed(da, plans, c1, c2, key, geo)
+    return xr.Dataset(out)
+
+
+def _mixed(da, plans, c1, c2, key, geo):
+    first, second = plans.get(c1, 1), plans.get(c2, 1)
+    if geo and first.metric is not None:
+        # A longitude derivative goes last, so its 1/cos(lat) factor is not
+        # differentiated along the latitude (see hessian's Notes).
+        first, second = second, first
+    result = second.apply(first.apply(da))
+    du = da.attrs.get("units")
+    cu = [_normalised_coord_units(p.coord.units) for p in (first, second)]
+    if du is None:
+        units = None
+    elif geo:
+        units = _cancel(_per(du, None, 2, geo=True))
+    elif cu[0] == cu[1]:
+        units = _per(du, cu[0], 2)
+    else:
+        units = _per(_per(du, first.coord.units), second.coord.units)
+    return _finish(
+        result,
+        da,
+        key,
+        _common_attrs(result),
+        units,
+        f"second derivative of {_what(da)} with respect to {c1} and {c2}",
+    )
+
+
+@_fill_doc
+def laplacian(
+    da,
+    coords,
+    *,
+    edge_order=1,
+    accuracy=2,
+    periodic=None,
+    geo=False,
+    radius=EARTH_RADIUS,
+    skipna=False,
+    datetime_unit="s",
+):
+    """Laplacian of a DataArray over several coordinates.
+
+    Parameters
+    ----------
+    da : DataArray
+        The field.
+    coords : list of str
+        Dimension or 1-D coordinate names, each along a different dimension;
+        with `geo`, a latitude and a longitude.
+    %(options)s
+    Returns
+    -------
+    DataArray
+        Dims, coords and name of `da`, with ``units`` (e.g. ``"K/m^2"``,
+        ``"K m-2"`` with geo; none, with a warning, when the coordinates
+        have different units) and a ``long_name``. Dask input stays lazy.
+
+    Raises
+    ------
+    KeyError, ValueError
+        As for :func:`hessian`.
+
+    Notes
+    -----
+    Without `geo`, the sum of the pure second derivatives, each from the
+    direct nonuniform second-derivative stencil. With ``geo=True``, the
+    Laplace-Beltrami operator on a sphere of radius R, with phi the latitude
+    and lambda the longitude in radians::
+
+        (1/R^2) (d2f/dphi2 - tan(phi) df/dphi) + 1/(R cos phi)^2 d2f/dlambda2
+
+    (e.g. Arfken, Weber & Harris, *Mathematical Methods for Physicists*,
+    spherical polar coordinates with colatitude theta = 90 deg - phi). Given
+    only a latitude, the first term alone (the Laplacian of a zonally
+    symmetric field). NaN at a pole.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xgradient
+    >>> x = np.array([0.0, 0.5, 1.5, 2.0, 3.0])
+    >>> y = np.array([0.0, 1.0, 2.0, 4.0])
+    >>> f = xr.DataArray(np.add.outer(y**2, x**2), coords={"y": y, "x": x},
+    ...                  dims=("y", "x"), name="f", attrs={"units": "K"})
+    >>> lap = xgradient.operators.laplacian(f, ["y", "x"])
+    >>> lap.values[0]  # 2 + 2, exact for quadratics
+    array([4., 4., 4., 4., 4.])
+    >>> lap.attrs["units"]
+    'K'
+    """
+    _check_dataarray(da, "laplacian")
+    names = [coords] if isinstance(coords, str) else list(coords)
+    plans = _Plans(
+        da,
+        names,
+        periodic=periodic,
+        edge_order=edge_order,
+        accuracy=accuracy,
+        geo=geo,
+        radius=radius,
+        skipna=skipna,
+        datetime_unit=datetime_unit,
+    )
+    terms = [plans.get(c, 2).apply(da) for c in names]
+    if geo:
+        lats = [c for c in names if _coords.is_latitude(c, plans.get(c, 1).coord.attrs)]
+        if len(lats) > 1:
+            raise ValueError(f"geo=True: several latitudes {lats} among {names}")
+        if lats:
+            dfdy = plans.get(lats[0], 1).apply(da)
+            terms.append(-_tan_lat_over_radius(plans.get(lats[0], 1), radius, dfdy.dtype) * dfdy)
+    result = terms[0]
+    for t in terms[1:]:
+        result = result + t
+    units = _sum_units(
+        [da.attrs.get("units")] * len(names),
+        [plans.get(c, 1).coord.units for c in names],
+        2,
+        geo,
+        f"laplacian of {label(da)}",
+    )
+    where = "on the sphere" if geo else f"over ({', '.join(names)})"
+    return _finish(
+        result, da, da.name, _common_attrs(terms[0]), units, f"Laplacian of {_what(da)} {where}"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Divergence and vorticity of a horizontal vector
+
+
+def _find_axis(ds, var, which, geo):
+    """The 1-D coordinate of `ds` along a dimension of `var` that is the x (or y) axis."""
+    is_angle = _coords.is_longitude if which == "x" else _coords.is_latitude
+    axis = which.upper()
+    angle = "longitude" if which == "x" else "latitude"
+    dims = set(ds[var].dims)
+    found = []
+    for name, c in ds.coords.items():
+        if c.ndim != 1 or c.dims[0] not in dims:
+            continue
+        if is_angle(name, c.attrs) or (
+            not geo and str(c.attrs.get("axis", "")).upper() == axis
+        ):
+            found.append(str(name))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        what = f"a {angle}" if geo else f"a {angle} or a coordinate with axis: {axis}"
+        raise ValueError(
+            f"cannot find the {which} coordinate of {var!r}: none of its coordinates "
+            f"{sorted(str(c) for c in ds[var].coords)} is {what} "
+            f"(units degrees_{'east' if which == 'x' else 'north'}, standard_name "
+            f"{angle}, or a name like {'lon' if which == 'x' else 'lat'}); pass {which}=..."
+        )
+    raise ValueError(
+        f"several candidates for the {which} coordinate of {var!r}: {found}; pass {which}=..."
+    )
+
+
+def _vector_setup(ds, u, v, x, y, geo, options):
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"expected a Dataset holding {u!r} and {v!r}, got {type(ds).__name__}")
+    for role, name in (("u", u), ("v", v)):
+        if name not in ds.data_vars:
+            raise KeyError(
+                f"{role}={name!r} is not a data variable of the Dataset; its data variables "
+                f"are {sorted(map(str, ds.data_vars))}"
+            )
+    x = _find_axis(ds, u, "x", geo) if x is None else x
+    y = _find_axis(ds, u, "y", geo) if y is None else y
+    plans = _Plans(ds, [x, y], **options, geo=geo)
+    if geo:
+        _geo_pair(plans, x, y)
+    return ds[u], ds[v], x, y, plans
+
+
+def _vector_result(ds, terms, ua, va, plans, x, y, geo, kind):
+    result = terms[0]
+    for t in terms[1:]:
+        result = result + t
+    like = ua if len(ua.dims) >= len(va.dims) else va
+    units = _sum_units(
+        [ua.attrs.get("units"), va.attrs.get("units")],
+        [plans.get(x, 1).coord.units, plans.get(y, 1).coord.units],
+        1,
+        geo,
+        f"{kind} of ({ua.name!r}, {va.name!r})",
+    )
+    where = "on the sphere" if geo else f"along ({x}, {y})"
+    return _finish(
+        result,
+        like,
+        kind,
+        _common_attrs(terms[0], terms[1]),
+        units,
+        f"{kind} of ({ua.name}, {va.name}) {where}",
+    )
+
+
+@_fill_doc
+def divergence(
+    ds,
+    u="u",
+    v="v",
+    *,
+    x=None,
+    y=None,
+    edge_order=1,
+    accuracy=2,
+    periodic=None,
+    geo=False,
+    radius=EARTH_RADIUS,
+    skipna=False,
+    datetime_unit="s",
+):
+    """Horizontal divergence of a vector (u, v) held in a Dataset.
+
+    Parameters
+    ----------
+    %(vector)s
+    %(options)s
+    Returns
+    -------
+    DataArray
+        Named ``"divergence"``, with the dims and coords of `u`, ``units``
+        (``"s-1"`` for winds in ``"m s-1"`` with geo, ``"(m s-1)/m"`` on an x/y
+        grid in metres) and a ``long_name``. Dask input stays lazy.
+
+    Raises
+    ------
+    KeyError
+        `u` or `v` is not a data variable.
+    ValueError
+        No (or several) x or y coordinates found; with `geo`, x not a
+        longitude or y not a latitude; any error of ``.grad``.
+
+    Notes
+    -----
+    Without `geo`, ``du/dx + dv/dy``. With ``geo=True``, on a sphere of
+    radius R with phi the latitude and lambda the longitude in radians::
+
+        1/(R cos phi) du/dlambda + (1/R) dv/dphi - v tan(phi) / R
+
+    the divergence in spherical coordinates (e.g. Holton & Hakim, *An
+    Introduction to Dynamic Meteorology*, appendix on spherical
+    coordinates; MetPy's ``divergence`` computes the same from map factors).
+    NaN at a pole.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xgradient
+    >>> x = np.array([0.0, 1.0, 3.0, 4.0])
+    >>> y = np.array([0.0, 2.0, 3.0])
+    >>> X, Y = np.meshgrid(x, y)
+    >>> ds = xr.Dataset({"u": (("y", "x"), 2 * X, {"units": "m s-1"}),
+    ...                  "v": (("y", "x"), -Y, {"units": "m s-1"})},
+    ...                 coords={"x": ("x", x, {"axis": "X", "units": "m"}),
+    ...                         "y": ("y", y, {"axis": "Y", "units": "m"})})
+    >>> div = xgradient.operators.divergence(ds)
+    >>> div.values
+    array([[1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.]])
+    >>> div.attrs["units"]
+    '(m s-1)/m'
+    """
+    ua, va, x, y, plans = _vector_setup(
+        ds,
+        u,
+        v,
+        x,
+        y,
+        geo,
+        dict(
+            periodic=periodic,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        ),
+    )
+    terms = [plans.get(x, 1).apply(ua), plans.get(y, 1).apply(va)]
+    if geo:
+        terms.append(-_tan_lat_over_radius(plans.get(y, 1), radius, terms[1].dtype) * va)
+    return _vector_result(ds, terms, ua, va, plans, x, y, geo, "divergence")
+
+
+@_fill_doc
+def vorticity(
+    ds,
+    u="u",
+    v="v",
+    *,
+    x=None,
+    y=None,
+    edge_order=1,
+    accuracy=2,
+    periodic=None,
+    geo=False,
+    radius=EARTH_RADIUS,
+    skipna=False,
+    datetime_unit="s",
+):
+    """Vertical component of the curl (relative vorticity) of (u, v) held in a Dataset.
+
+    Parameters
+    ----------
+    %(vector)s
+    %(options)s
+    Returns
+    -------
+    DataArray
+        Named ``"vorticity"``, with the dims and coords of `u`, ``units``
+        (``"s-1"`` for winds in ``"m s-1"`` with geo) and a ``long_name``.
+        Dask input stays lazy.
+
+    Raises
+    ------
+    KeyError, ValueError
+        As for :func:`divergence`.
+
+    Notes
+    -----
+    Without `geo`, ``dv/dx - du/dy``. With ``geo=True``, on a sphere of
+    radius R with phi the latitude and lambda the longitude in radians::
+
+        1/(R cos phi) dv/dlambda - (1/R) du/dphi + u tan(phi) / R
+
+    (e.g. Holton & Hakim, *An Introduction to Dynamic Meteorology*; MetPy's
+    ``vorticity``). Solid-body rotation ``u = U cos(phi), v = 0`` has
+    vorticity ``2 U sin(phi) / R``. NaN at a pole.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xgradient
+    >>> lat = np.array([-30.0, -10.0, 0.0, 10.0, 30.0])
+    >>> lon = np.arange(0.0, 360.0, 30.0)
+    >>> u = 10 * np.cos(np.deg2rad(lat))[:, None] * np.ones(lon.size)
+    >>> ds = xr.Dataset({"u": (("lat", "lon"), u, {"units": "m s-1"}),
+    ...                  "v": (("lat", "lon"), np.zeros_like(u), {"units": "m s-1"})},
+    ...                 coords={"lat": lat, "lon": lon})
+    >>> zeta = xgradient.operators.vorticity(ds, geo=True, edge_order=2)
+    >>> exact = 2 * 10 * np.sin(np.deg2rad(lat)) / 6371008.8
+    >>> bool(np.allclose(zeta.isel(lon=0), exact, rtol=0.01))
+    True
+    >>> zeta.attrs["units"]
+    's-1'
+    """
+    ua, va, x, y, plans = _vector_setup(
+        ds,
+        u,
+        v,
+        x,
+        y,
+        geo,
+        dict(
+            periodic=periodic,
+            edge_order=edge_order,
+            accuracy=accuracy,
+            radius=radius,
+            skipna=skipna,
+            datetime_unit=datetime_unit,
+        ),
+    )
+    terms = [plans.get(x, 1).apply(va), -plans.get(y, 1).apply(ua)]
+    if geo:
+        terms.append(_tan_lat_over_radius(plans.get(y, 1), radius, terms[1].dtype) * ua)
+    return _vector_result(ds, terms, ua, va, plans, x, y, geo, "vorticity")
