@@ -188,6 +188,42 @@ def test_periodic_parity_with_numpy_on_padded_array(case, periodic):
     )
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    accuracy=st.sampled_from([2, 4, 6]),
+    extra=st.integers(0, 6),
+    ndim=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+    decreasing=st.booleans(),
+)
+def test_periodic_equals_open_problem_on_padded_array(accuracy, extra, ndim, seed, decreasing):
+    """Any accuracy: wrapping equals the open stencil on an array padded by h points a side.
+
+    The padded problem's central rows use the same nodes as the wrapped rows,
+    so they must agree (to rounding of the unwrapped offsets); n goes down to
+    accuracy + 1, where every row wraps.
+    """
+    rng = np.random.default_rng(seed)
+    h = accuracy // 2
+    n = accuracy + 1 + extra
+    period = 2 * np.pi
+    x = np.sort(rng.uniform(0, 1, n))
+    x = (x - x[0]) / (x[-1] - x[0]) * period * rng.uniform(0.6, 0.95)
+    if decreasing:
+        x = x[::-1].copy()
+    axis = int(rng.integers(ndim))
+    shape = [int(rng.integers(1, 4)) for _ in range(ndim)]
+    shape[axis] = n
+    f = rng.standard_normal(shape)
+    sign = 1.0 if x[-1] > x[0] else -1.0
+    xp = np.concatenate([x[n - h :] - sign * period, x, x[:h] + sign * period])
+    idx = np.concatenate([np.arange(n - h, n), np.arange(n), np.arange(h)])
+    fp = np.take(f, idx, axis=axis)
+    expected = np.take(xgradient.gradient(fp, xp, axis=axis, accuracy=accuracy), np.arange(h, n + h), axis=axis)
+    out = xgradient.gradient(f, x, axis=axis, accuracy=accuracy, periodic=period)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=scaled_atol(f, x, 1e-10))
+
+
 # ---------------------------------------------------------------------------
 # The pure-numpy fallback kernel and the compiled one compute the same numbers.
 
