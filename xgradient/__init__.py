@@ -8,9 +8,28 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
+from . import nag
+from .check import (
+    GradientCheck,
+    HessianCheck,
+    check_gradient,
+    check_gradient_field,
+    check_hessian,
+    check_hessian_field,
+)
 from .coords import UnknownCoordinateError
 from .core import gradient
 
-__all__ = ["gradient", "UnknownCoordinateError"]
+__all__ = [
+    "gradient",
+    "UnknownCoordinateError",
+    "check_gradient",
+    "check_hessian",
+    "check_gradient_field",
+    "check_hessian_field",
+    "GradientCheck",
+    "HessianCheck",
+    "nag",
+]
 
 __version__ = "0.1.0"

@@ -1,13 +1,18 @@
 """Apply a stencil to a dask array, block by block, lazily.
 
-The halo exchange is dask's own overlap (the machinery under
-``dask.array.map_overlap``): ``boundary='none'`` at the ends of an open
-coordinate, ``'periodic'`` for a wrapped one. The kernel then runs once per
-block through ``dask.array.blockwise``, which lets each block's task take its
-own rows of the stencil from a small per-block array (``map_overlap`` itself
-can only hand every task the same extra arguments, i.e. the whole coordinate's
-weights; with a long coordinate split into many chunks that would make the
-graph grow like chunks x coordinate length).
+Each block needs a few points (the halo) from its neighbours along the
+differentiated axis: none beyond the ends of an open coordinate, the other
+end's for a wrapped one. This is the job of ``dask.array.map_overlap``, done
+here with its parts so that two things it cannot do are possible:
+
+- each block's task takes its own rows of the stencil from a small per-block
+  array (``map_overlap`` hands every task the same extra arguments, i.e. the
+  whole coordinate's weights: the graph would grow like chunks x coordinate
+  length);
+- the halos reach the kernel as separate thin slabs, so a block is never
+  copied into an enlarged one (``map_overlap`` concatenates, which costs a
+  full extra pass over memory). With ``skipna`` the gap search needs the
+  enlarged block, and dask's own overlap is used.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from . import gaps, kernel
 from .stencil import Stencil
@@ -104,41 +110,43 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
     if chunks != x.chunks[axis]:
         x = x.rechunk({axis: chunks})
     periodic = stencil.period is not None
-    if len(chunks) > 1 or periodic:
-        ext = da.overlap.overlap(
-            x,
-            depth={axis: depth},
-            boundary={axis: "periodic" if periodic else "none"},
-            allow_rechunk=False,
-        )
-        offsets = np.cumsum((0,) + chunks[:-1])
-        ends = offsets + np.asarray(chunks)
-        left = np.where((offsets > 0) | periodic, depth, 0)
-        right = np.where((ends < stencil.size) | periodic, depth, 0)
-    else:
-        ext = x
-        offsets = ends = left = right = np.zeros(1, dtype=int)
-        ends = np.array([stencil.size])
-    # Each block's rows, with start made relative to the block's extended input.
+    offsets = np.cumsum((0,) + chunks[:-1])
+    ends = offsets + np.asarray(chunks)
+    left = np.where((offsets > 0) | periodic, depth, 0)
+    right = np.where((ends < stencil.size) | periodic, depth, 0)
+    # Each block's rows, with start counted from the first point of its halo.
     local_start = stencil.start - np.repeat(offsets - left, chunks)
     token = tokenize(stencil.weights, stencil.start, stencil.period, chunks, depth, skipna)
     w = _per_block(f"xgradient-weights-{token}", _split(stencil.weights, chunks))
     s = _per_block(f"xgradient-start-{token}", _split(local_start.astype(np.int64), chunks))
     ind = tuple(range(x.ndim))
     k = x.ndim  # an index of its own for the stencil width: contracted away
-    args = [ext, ind, w, (axis, k), s, (axis,)]
-    func = _block
+    tail = [w, (axis, k), s, (axis,)]
     kwargs = {}
     if skipna:
+        ext = x
+        if len(chunks) > 1 or periodic:
+            ext = da.overlap.overlap(
+                x,
+                depth={axis: depth},
+                boundary={axis: "periodic" if periodic else "none"},
+                allow_rechunk=False,
+            )
         pos = [stencil.positions(a - lo, b + hi) for a, b, lo, hi in zip(offsets, ends, left, right)]
-        args += [_per_block(f"xgradient-positions-{token}", pos), (axis,)]
-        args += [_per_block(f"xgradient-left-{token}", [np.array([lo]) for lo in left]), (axis,)]
-        func = _block_skipna
+        tail += [_per_block(f"xgradient-positions-{token}", pos), (axis,)]
+        tail += [_per_block(f"xgradient-left-{token}", [np.array([lo]) for lo in left]), (axis,)]
+        func, args = _block_skipna, [ext, ind]
         kwargs["rule"] = gaps.Rule.of(stencil)
+    elif len(chunks) > 1 or periodic:
+        lo, hi = _halos(x, axis, depth, periodic)
+        func, args = _block_halos, [lo, ind, x, ind, hi, ind]
+    else:
+        func, args = _block, [x, ind]
     return da.blockwise(
         func,
         ind,
         *args,
+        *tail,
         axis=axis,
         dtype=out_dtype,
         concatenate=True,
@@ -147,3 +155,59 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
         meta=np.empty((0,) * x.ndim, dtype=out_dtype),
         **kwargs,
     )
+
+
+def _edge(block, axis, depth, last):
+    index = [slice(None)] * block.ndim
+    index[axis] = slice(block.shape[axis] - depth, None) if last else slice(0, depth)
+    return block[tuple(index)]
+
+
+def _halos(x, axis, depth, periodic):
+    """Arrays whose block b holds the halo before / after block b of `x`.
+
+    They are views of thin slabs cut from the neighbouring blocks (or, at the
+    ends of an open coordinate, empty).
+    """
+    nb = x.numblocks[axis]
+    sizes = list(x.chunks)
+    sizes[axis] = (depth,) * nb
+    tails = x.map_blocks(_edge, axis, depth, True, chunks=tuple(sizes), dtype=x.dtype)
+    heads = x.map_blocks(_edge, axis, depth, False, chunks=tuple(sizes), dtype=x.dtype)
+    return (
+        _shifted(tails, axis, +1, periodic, "xgradient-before-"),
+        _shifted(heads, axis, -1, periodic, "xgradient-after-"),
+    )
+
+
+def _shifted(slabs, axis, shift, periodic, prefix):
+    """Block b of the result is block b - shift of `slabs` (wrapped or empty)."""
+    nb = slabs.numblocks[axis]
+    name = prefix + tokenize(slabs.name, shift, periodic)
+    dsk = {}
+    sizes = []
+    for b in range(nb):
+        src = b - shift
+        if periodic:
+            src %= nb
+        sizes.append(slabs.chunks[axis][src] if 0 <= src < nb else 0)
+    for index in np.ndindex(*slabs.numblocks):
+        b = index[axis]
+        src = b - shift
+        if periodic:
+            src %= nb
+        key = (name,) + index
+        if 0 <= src < nb:
+            dsk[key] = (slabs.name,) + index[:axis] + (src,) + index[axis + 1 :]
+        else:
+            shape = [slabs.chunks[d][i] for d, i in enumerate(index)]
+            shape[axis] = 0
+            dsk[key] = np.empty(shape, dtype=slabs.dtype)
+    chunks = list(slabs.chunks)
+    chunks[axis] = tuple(sizes)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[slabs])
+    return da.Array(graph, name, chunks=tuple(chunks), dtype=slabs.dtype)
+
+
+def _block_halos(lo, values, hi, weights, start, axis):
+    return kernel.apply(values, weights, start, axis=axis, threads=1, left=lo, right=hi)

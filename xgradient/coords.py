@@ -131,9 +131,9 @@ def _seconds_since_first(name, values):
     if values.dtype.kind == "M" or values.dtype.kind == "m":
         if np.isnat(values).any():
             raise ValueError(f"coordinate {name!r} has a missing time (NaT) at index {np.flatnonzero(np.isnat(values))[0]}")
-        delta = values - values[0]
-        # Exact integer nanoseconds first, then seconds.
-        return delta.astype("timedelta64[ns]").astype(np.int64) / 1e9
+        # In the array's own unit: datetime64[s] may span far more than the
+        # +-292 years that nanoseconds can hold.
+        return (values - values[0]) / np.timedelta64(1, "s")
     first = values[0]
     try:
         delta = [(v - first) / datetime.timedelta(seconds=1) for v in values]

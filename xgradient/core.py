@@ -25,6 +25,7 @@ def result_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.kind not in "biufc":
         raise TypeError(f"cannot differentiate data of dtype {dtype}: it must hold numbers")
+    dtype = dtype.newbyteorder("=")
     if dtype in (np.float32, np.complex64):
         return dtype
     return np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
@@ -47,7 +48,15 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False):
     if _is_dask(values):
         return chunked.apply_dask(values, stencil, axis, out_dtype, skipna=skipna)
     if not skipna:
-        return kernel.apply(values, stencil.weights, stencil.start, axis=axis)
+        if stencil.period is None:
+            return kernel.apply(values, stencil.weights, stencil.start, axis=axis)
+        # Wrapped: the other end's points are the halos (views, no copy).
+        h = stencil.halo
+        left = values[(slice(None),) * axis + (slice(-h, None),)]
+        right = values[(slice(None),) * axis + (slice(0, h),)]
+        return kernel.apply(
+            values, stencil.weights, stencil.start + h, axis=axis, left=left, right=right
+        )
     if stencil.period is None:
         out = kernel.apply(values, stencil.weights, stencil.start, axis=axis)
         return gaps.fill(values, out, stencil.coord, 0, stencil, axis)

@@ -5,11 +5,15 @@ the middle, so the innermost loop always runs over contiguous memory: over
 ``inner`` when the axis is not the last one, over the axis itself (``inner ==
 1``) otherwise.
 
+The points a stencil needs beyond the array (a periodic wrap, or the
+neighbouring dask blocks) come as two small halo arrays, `left` and `right`,
+so the array itself is never copied to extend it.
+
 Rows are grouped into *runs*: consecutive output rows whose stencils are
-shifted copies of each other (same ``start[i] - i``), lie inside the input and
-use every slot. A run is done with a few contiguous sweeps; the few other rows
-(one-sided ends, periodic wrap) go through a scalar path that wraps indices
-and skips unused (NaN) slots. Sums are accumulated in float64, in the order
+shifted copies of each other (same ``start[i] - i``), lie inside the array
+and use every slot. A run is done with contiguous sweeps; the few other rows
+(one-sided ends, rows reaching into a halo) go through a scalar path that
+reads the halos and skips unused (NaN) slots. Sums are accumulated in float64, in the order
 ``((w0 f0 + w1 f1) + w2 f2) + ...`` that ``numpy.gradient`` uses, whatever
 the input's dtype.
 
@@ -46,7 +50,7 @@ def runs(weights, start, m) -> np.ndarray:
     """Group output rows into runs; return an int64 array of (r0, r1, shift, fast).
 
     Row ``r`` of a fast run reads ``f[r + shift + j]`` for ``j < K``, all in
-    ``[0, m)``; a slow run is a single row handled with wrapping and skipping.
+    ``[0, m)``; a slow run is a single row, read through the halos.
     """
     rows, K = weights.shape
     r = np.arange(rows)
@@ -60,24 +64,27 @@ def runs(weights, start, m) -> np.ndarray:
     return np.stack([r0, r1, shift[r0], fast[r0]], axis=1).astype(np.int64)
 
 
-def apply(values, weights, start, axis=-1, threads=None) -> np.ndarray:
+def apply(values, weights, start, axis=-1, threads=None, left=None, right=None):
     """Differentiate `values` along `axis` with precomputed stencil rows.
 
     Parameters
     ----------
     values : ndarray
-        Input block; ``values.shape[axis]`` is the number of input points ``m``.
-        Float32 stays float32; other real input is computed as float64.
+        Input; ``values.shape[axis]`` is the number of points ``m``. Float32
+        stays float32; other real input is computed as float64.
     weights : ndarray, shape (rows, K)
         Stencil weights (NaN = unused slot), see :mod:`xgradient.stencil`.
     start : ndarray of int64, shape (rows,)
-        First input index of each output row's stencil, relative to `values`
-        (wrapped modulo ``m`` when outside ``[0, m - K]``).
+        First point of each output row's stencil, counted from the first
+        point of `left` (from ``values[0]`` when there is no `left`).
     axis : int
         Axis to differentiate along.
     threads : int, optional
         Threads to split a large array between (default: all cores; the dask
         path passes 1, dask runs blocks in parallel itself).
+    left, right : ndarray, optional
+        Points just before and just after `values` along `axis` (same shape
+        otherwise), for stencils that reach past its ends.
 
     Returns
     -------
@@ -96,32 +103,44 @@ def apply(values, weights, start, axis=-1, threads=None) -> np.ndarray:
         raise np.exceptions.AxisError(axis, values.ndim)
     axis %= values.ndim
     if values.dtype.kind == "c":
-        real = apply(values.real, weights, start, axis, threads)
-        return real + 1j * apply(values.imag, weights, start, axis, threads)
-    if values.dtype not in (np.float32, np.float64):
-        values = values.astype(np.float64)
+        parts = [None if a is None else np.asarray(a) for a in (left, right)]
+        real = apply(values.real, weights, start, axis, threads, *(p if p is None else p.real for p in parts))
+        imag = apply(values.imag, weights, start, axis, threads, *(p if p is None else p.imag for p in parts))
+        return real + 1j * imag
+    # Native byte order (netCDF data may arrive big-endian); float32 stays float32.
+    dtype = np.dtype(np.float32 if values.dtype.kind == "f" and values.dtype.itemsize == 4 else np.float64)
     shape = values.shape
     m = shape[axis]
     outer = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1 :], dtype=np.int64))
-    f = np.ascontiguousarray(values).reshape(outer, m, inner)
+
+    def view(a):
+        a = np.ascontiguousarray(np.asarray(a).astype(dtype, copy=False))
+        if a.shape[:axis] != shape[:axis] or a.shape[axis + 1 :] != shape[axis + 1 :]:
+            raise ValueError(f"halo of shape {a.shape} does not fit values of shape {shape}")
+        return a.reshape(outer, a.shape[axis], inner)
+
+    f = view(values)
+    lo = view(left) if left is not None else np.empty((outer, 0, inner), dtype)
+    hi = view(right) if right is not None else np.empty((outer, 0, inner), dtype)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
-    start = np.ascontiguousarray(start, dtype=np.int64)
-    rows = start.shape[0]
-    out = np.empty((outer, rows, inner), dtype=values.dtype)
+    start = np.ascontiguousarray(start, dtype=np.int64) - lo.shape[1]  # now from values[0]
+    rows, K = weights.shape
+    if rows and (start.min() < -lo.shape[1] or start.max() + K > m + hi.shape[1]):
+        raise ValueError("a stencil reaches past the halos given")  # a bug, not a user error
+    out = np.empty((outer, rows, inner), dtype=dtype)
     if outer and rows and inner:
         plan = runs(weights, start, m)
         if HAVE_NUMBA:
-            _run_compiled(f, weights, start, plan, out, threads)
+            _run_compiled(f, lo, hi, weights, start, plan, out, threads)
         else:
-            _reference(f, weights, start, plan, out)
+            _reference(f, lo, hi, weights, start, plan, out)
     return out.reshape(shape[:axis] + (rows,) + shape[axis + 1 :])
 
 
-def _reference(f, w, start, plan, out):
+def _reference(f, lo, hi, w, start, plan, out):
     """Pure-numpy version of the compiled loops (same arithmetic order)."""
     K = w.shape[1]
-    m = f.shape[1]
     for r0, r1, shift, fast in plan:
         if fast:
             acc = w[r0:r1, 0, None] * f[:, r0 + shift : r1 + shift, :]
@@ -129,10 +148,16 @@ def _reference(f, w, start, plan, out):
                 acc = acc + w[r0:r1, j, None] * f[:, r0 + shift + j : r1 + shift + j, :]
             out[:, r0:r1, :] = acc
         else:
+            # The row's points, halos included: a few planes, not the array.
+            a, b = start[r0], start[r0] + K
+            parts = [lo[:, lo.shape[1] + a : lo.shape[1] + min(b, 0)] if a < 0 else lo[:, :0]]
+            parts += [f[:, max(a, 0) : max(min(b, f.shape[1]), 0)]]
+            parts += [hi[:, : b - f.shape[1]] if b > f.shape[1] else hi[:, :0]]
+            pts = np.concatenate(parts, axis=1)
             acc = np.zeros((f.shape[0], f.shape[2]))
             for j in range(K):
                 if np.isfinite(w[r0, j]):
-                    acc = acc + w[r0, j] * f[:, (start[r0] + j) % m, :]
+                    acc = acc + w[r0, j] * pts[:, j, :]
             out[:, r0, :] = acc
 
 
@@ -148,15 +173,15 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def _run_compiled(f, w, start, plan, out, threads):
+def _run_compiled(f, lo, hi, w, start, plan, out, threads):
     outer, rows, inner = out.shape
-    along = _compiled(w.shape[1])
-    loop = along.last if inner == 1 else along.middle
+    loops = _compiled(w.shape[1])
+    loop = loops.last if inner == 1 else loops.middle
     if inner == 1:
-        f, out = f[:, :, 0], out[:, :, 0]
+        f, lo, hi, out = f[:, :, 0], lo[:, :, 0], hi[:, :, 0], out[:, :, 0]
     threads = _cores() if threads is None else threads
     if threads <= 1 or out.size < THREAD_MIN_SIZE:
-        loop(f, w, start, plan, out, 0, outer, 0, rows)
+        loop(f, lo, hi, w, start, plan, out, 0, outer, 0, rows)
         return
     # Split the outer loop when it is long enough, else the rows.
     split_outer = outer >= threads
@@ -165,7 +190,7 @@ def _run_compiled(f, w, start, plan, out, threads):
     tasks = []
     for a, b in zip(edges[:-1], edges[1:]):
         span = (a, b, 0, rows) if split_outer else (0, outer, a, b)
-        tasks.append(_pool().submit(loop, f, w, start, plan, out, *span))
+        tasks.append(_pool().submit(loop, f, lo, hi, w, start, plan, out, *span))
     for t in tasks:
         t.result()
 
@@ -175,9 +200,11 @@ def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
     @numba.njit(nogil=True)
-    def middle(f, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
+    def middle(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         m = f.shape[1]
+        nlo = lo.shape[1]
         inner = f.shape[2]
+        acc = np.empty(inner)  # float64, whatever the data's dtype
         for o in range(o0, o1):
             fo = f[o]
             for p in range(plan.shape[0]):
@@ -189,24 +216,35 @@ def _compiled(K):
                         s = r + shift
                         dst = out[o, r]
                         for t in range(inner):
-                            acc = w[r, 0] * fo[s, t]
+                            a = w[r, 0] * fo[s, t]
                             for j in range(1, K):
-                                acc += w[r, j] * fo[s + j, t]
-                            dst[t] = acc
+                                a += w[r, j] * fo[s + j, t]
+                            dst[t] = a
                 else:
                     for r in range(r0, r1):
                         dst = out[o, r]
                         for t in range(inner):
-                            acc = 0.0
-                            for j in range(K):
-                                wj = w[r, j]
-                                if wj == wj:  # NaN marks an unused slot
-                                    acc += wj * fo[(start[r] + j) % m, t]
-                            dst[t] = acc
+                            acc[t] = 0.0
+                        for j in range(K):
+                            wj = w[r, j]
+                            if wj != wj:  # NaN marks an unused slot
+                                continue
+                            i = start[r] + j
+                            if i < 0:
+                                src = lo[o, nlo + i]
+                            elif i >= m:
+                                src = hi[o, i - m]
+                            else:
+                                src = fo[i]
+                            for t in range(inner):
+                                acc[t] += wj * src[t]
+                        for t in range(inner):
+                            dst[t] = acc[t]
 
     @numba.njit(nogil=True)
-    def last(f, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
+    def last(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         m = f.shape[1]
+        nlo = lo.shape[1]
         for o in range(o0, o1):
             src = f[o]
             dst = out[o]
@@ -229,8 +267,16 @@ def _compiled(K):
                         acc = 0.0
                         for j in range(K):
                             wj = w[r, j]
-                            if wj == wj:
-                                acc += wj * src[(start[r] + j) % m]
+                            if wj != wj:
+                                continue
+                            i = start[r] + j
+                            if i < 0:
+                                v = lo[o, nlo + i]
+                            elif i >= m:
+                                v = hi[o, i - m]
+                            else:
+                                v = src[i]
+                            acc += wj * v
                         dst[r] = acc
 
     class Loops:
