@@ -7,6 +7,7 @@ of the input, and the size of the stencil weights.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import dask
@@ -27,7 +28,7 @@ def partitions(draw, n):
     """A random chunking of n points: sizes >= 1 summing to n."""
     cuts = draw(st.sets(st.integers(1, n - 1), max_size=n - 1)) if n > 1 else set()
     edges = [0, *sorted(cuts), n]
-    return tuple(b - a for a, b in zip(edges[:-1], edges[1:]))
+    return tuple(b - a for a, b in itertools.pairwise(edges))
 
 
 @st.composite
@@ -70,7 +71,7 @@ def test_any_chunking_equals_numpy(case):
         x = x / (abs(x[-1] - x[0]) * 1.05) * (360.0 if periodic is True else periodic)
     f = rng.standard_normal(shape).astype(dtype)
     d = da.from_array(f, chunks=chunks)
-    kw = dict(axis=axis, edge_order=edge_order, accuracy=accuracy, periodic=periodic)
+    kw = {"axis": axis, "edge_order": edge_order, "accuracy": accuracy, "periodic": periodic}
     with no_compute():
         lazy = xgradient.gradient(d, x, **kw)
     assert isinstance(lazy, da.Array)

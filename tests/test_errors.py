@@ -78,12 +78,12 @@ def test_non_finite_coordinate(wrap, bad):
 @pytest.mark.parametrize(
     "n,kw,need",
     [
-        (1, dict(), 2),
-        (2, dict(edge_order=2), 3),
-        (4, dict(accuracy=4), 5),
-        (6, dict(accuracy=6), 7),
-        (2, dict(periodic=True), 3),
-        (4, dict(periodic=360.0, accuracy=4), 5),
+        (1, {}, 2),
+        (2, {"edge_order": 2}, 3),
+        (4, {"accuracy": 4}, 5),
+        (6, {"accuracy": 6}, 7),
+        (2, {"periodic": True}, 3),
+        (4, {"periodic": 360.0, "accuracy": 4}, 5),
     ],
 )
 def test_too_few_points(wrap, n, kw, need):

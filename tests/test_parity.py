@@ -12,7 +12,13 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import COORD_KINDS, assert_matches_numpy, coordinate, numpy_is_uniform, scaled_atol
+from conftest import (
+    COORD_KINDS,
+    assert_matches_numpy,
+    coordinate,
+    numpy_is_uniform,
+    scaled_atol,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -244,7 +250,7 @@ def test_numpy_fallback_equals_compiled(monkeypatch, shape, accuracy, edge_order
     axis = shape.index(13)
     x = np.sort(rng.uniform(0, 300, 13))
     f = rng.standard_normal(shape).astype(dtype)
-    kw = dict(axis=axis, edge_order=edge_order, accuracy=accuracy, periodic=period)
+    kw = {"axis": axis, "edge_order": edge_order, "accuracy": accuracy, "periodic": period}
     compiled = xgradient.gradient(f, x, **kw)
     monkeypatch.setattr(kernel, "HAVE_NUMBA", False)
     fallback = xgradient.gradient(f, x, **kw)

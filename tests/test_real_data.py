@@ -91,7 +91,7 @@ def test_atlantic_vs_differentiate(atlantic):
 
 def test_atlantic_dask_chunks_equal_in_memory(atlantic):
     chunked = atlantic.chunk({"depth": 5, "lat": 2})
-    for kw in (dict(), dict(edge_order=2), dict(accuracy=6)):
+    for kw in ({}, {"edge_order": 2}, {"accuracy": 6}):
         with no_compute():
             lazy = chunked.theta.grad("depth", **kw)
         xr.testing.assert_identical(lazy.compute(), atlantic.theta.grad("depth", **kw))

@@ -129,7 +129,9 @@ def test_fornberg_polynomial_exactness_random_nodes(K, seed, where):
 def test_three_point_closed_form_equals_fornberg(n, seed, decreasing):
     """accuracy=2 rows (numpy's closed forms) equal Fornberg on the same three nodes."""
     rng = np.random.default_rng(seed)
-    x = np.cumsum(np.exp(rng.normal(0.0, 1.5, n)))
+    # Neighbouring steps differ by factors up to ~20; much wilder grids make
+    # both formulas lose digits to cancellation, each its own way.
+    x = np.cumsum(np.exp(rng.normal(0.0, 0.5, n)))
     if decreasing:
         x = x[::-1].copy()
     s = build_stencil(x, edge_order=2, accuracy=2)
