@@ -501,3 +501,84 @@ def test_bad_coordinates_raise_clearly():
     flat = ds.assign_coords(z=("lat", np.arange(6.0)))
     with pytest.raises(ValueError, match="'z' is neither"):
         flat.u.grad.laplacian(["z", "lon"], geo=True)
+
+
+# ---------------------------------------------------------------------------
+# skipna: NaN cells (land) act as boundaries
+
+
+def valid_run(mask, axis):
+    """Length of the run of valid cells each cell belongs to, along `axis` (0 where invalid)."""
+    m = np.moveaxis(mask, axis, -1)
+    out = np.zeros(m.shape, dtype=int)
+    for idx in np.ndindex(m.shape[:-1]):
+        row, i = m[idx], 0
+        while i < row.size:
+            j = i
+            while j < row.size and row[j] == row[i]:
+                j += 1
+            out[idx][i:j] = (j - i) if row[i] else 0
+            i = j
+    return np.moveaxis(out, -1, axis)
+
+
+def land(ds):
+    mask = np.ones((ds.sizes["x"], ds.sizes["y"]), dtype=bool)
+    mask[5:8, 4:7] = False  # an island
+    mask[0, :2] = False  # a coast at the edge
+    mask[12, 9] = False  # a single cell
+    return mask
+
+
+def test_skipna_operators_are_exact_for_quadratics_beside_land():
+    # With edge_order=2, the one-sided 3-point differences used beside a gap are
+    # exact for quadratics, as are the second-derivative stencils: every finite
+    # result equals the exact value, and a valid cell is finite exactly when the
+    # runs of valid cells through it, along each coordinate, hold the 3 points
+    # a second derivative needs (2 for the first derivatives of divergence and
+    # vorticity, which fall back to two-point differences there).
+    funcs = {
+        "f": lambda X, Y: X**2 + X * Y + 2 * Y**2,
+        "u": lambda X, Y: X * Y + Y**2,
+        "v": lambda X, Y: X**2 - 3 * X * Y,
+    }
+    ds = cartesian(16, funcs)
+    mask = land(ds)
+    ds = ds.where(xr.DataArray(mask, dims=("x", "y")))
+    run_x, run_y = valid_run(mask, 0), valid_run(mask, 1)
+    X, Y = xr.broadcast(ds.x, ds.y)
+    cases = [
+        (ds.f.grad.laplacian(["x", "y"], skipna=True, edge_order=2), 6.0, 3),
+        (ds.f.grad.hessian(["x", "y"], skipna=True, edge_order=2).d2f_dxdy, 1.0, 2),
+        (ds.grad.divergence(skipna=True, edge_order=2), Y - 3 * X, 2),
+        (ds.grad.vorticity(skipna=True, edge_order=2), 2 * X - 3 * Y - X - 2 * Y, 2),
+    ]
+    for got, exact, need in cases:
+        finite = np.isfinite(got.values)
+        np.testing.assert_array_equal(finite, mask & (run_x >= need) & (run_y >= need))
+        expected = np.broadcast_to(np.asarray(exact), got.shape)
+        np.testing.assert_allclose(got.values[finite], expected[finite], rtol=1e-9, atol=1e-9)
+    # Without skipna the NaN spreads to the neighbours.
+    assert np.isnan(ds.f.grad.laplacian(["x", "y"])).sum() > np.isnan(cases[0][0]).sum()
+
+
+def test_skipna_on_the_sphere_and_with_dask():
+    ds = sphere(12, {"u": chi, "v": lambda p, l: np.cos(p) ** 2 * np.sin(l)})
+    wet = np.ones((ds.sizes["lat"], ds.sizes["lon"]), dtype=bool)
+    wet[8:11, 5:9] = False
+    wet[3, 17] = False
+    sea = ds.where(xr.DataArray(wet, dims=("lat", "lon")))
+    far = xr.DataArray(np.zeros_like(wet), dims=("lat", "lon"))
+    far[:, 11:14] = True  # columns whose stencils reach no land
+    run_lat, run_lon = valid_run(wet, 0), valid_run(wet, 1)
+    for call, need in (
+        (lambda d: d.grad.divergence(geo=True, skipna=True), 2),
+        (lambda d: d.grad.vorticity(geo=True, skipna=True, accuracy=4), 2),
+        (lambda d: d.u.grad.laplacian(["lat", "lon"], geo=True, skipna=True), 3),
+    ):
+        got = call(sea)
+        np.testing.assert_array_equal(np.isfinite(got.values), wet & (run_lat >= need) & (run_lon >= need))
+        np.testing.assert_array_equal(got.where(far), call(ds).where(far))
+        with no_compute():
+            lazy = call(sea.chunk({"lat": 5, "lon": 4}))
+        xr.testing.assert_allclose(lazy.compute(), got, rtol=1e-13, atol=1e-24)
