@@ -198,6 +198,19 @@ def test_periodic_options_reach_the_accessor(data):
         assert not np.allclose(a.dsurface_temperature_dlongitude, b.dsurface_temperature_dlongitude, equal_nan=True)
 
 
+def test_skipna_keeps_the_coastal_cells(data):
+    src, out = data / "ostia_monthly.nc", data / "coast.nc"
+    args = [str(src), "-o", str(out), "--coord", "latitude", "--coord", "longitude", "--geo", "--skipna", "-q"]
+    assert cli.main(args + ["--chunks", "time=20,longitude=100"]) == 0
+    ds = open_input(src)
+    with xr.open_dataset(out) as w:
+        for coord in ("latitude", "longitude"):
+            written = w[f"dsurface_temperature_d{coord}"]
+            assert_same(written, ds.surface_temperature.grad(coord, geo=True, skipna=True))
+            plain = ds.surface_temperature.grad(coord, geo=True)
+            assert int(written.notnull().sum()) > int(plain.notnull().sum())
+
+
 def test_default_chunks_bound_the_block_size():
     import dask.array as da
 
@@ -337,7 +350,7 @@ def _error_cases(d):
         "datetime unit": ([a1b, "-o", "o.nc", "--coord", "time", "--datetime-unit", "years"], "--datetime-unit"),
         "no coordinate": ([a1b, "-o", "o.nc"], "--coord"),
         "no output": ([a1b, "--coord", "time"], "--output"),
-        "unknown option": ([a1b, "-o", "o.nc", "--coord", "time", "--skipna"], "unrecognized arguments: --skipna"),
+        "unknown option": ([a1b, "-o", "o.nc", "--coord", "time", "--ignore-nan"], "unrecognized arguments: --ignore-nan"),
         "geo without lat/lon": ([atl, "-o", "o.nc", "--coord", "depth", "--geo"], "--geo needs a latitude"),
         "output exists": ([a1b, "-o", d / "exists.nc", "--coord", "time"], "pass --overwrite"),
         "output folder missing": ([a1b, "-o", d / "nowhere" / "o.nc", "--coord", "time"], "does not exist"),
@@ -396,7 +409,7 @@ def test_help_shows_an_example(shared):
     res = run("--help", cwd=shared)
     assert res.returncode == 0
     assert "examples:" in res.stdout
-    assert "xgradient sst.nc -o sst_grad.nc --coord lat --coord lon --geo" in res.stdout
+    assert "xgradient sst.nc -o sst_grad.nc --coord lat --coord lon --geo --skipna" in res.stdout
     assert "xgradient demo" in res.stdout
 
 

@@ -69,6 +69,7 @@ def gradient_file(
     edge_order=1,
     periodic=None,
     radius=EARTH_RADIUS,
+    skipna=False,
     datetime_unit="s",
     chunks=None,
     overwrite=False,
@@ -100,7 +101,7 @@ def gradient_file(
         Per metre on the sphere along latitude and longitude coordinates (see
         ``DataArray.grad``); other coordinates (levels, time) are
         differentiated as usual.
-    accuracy, edge_order, periodic, radius, datetime_unit
+    accuracy, edge_order, periodic, radius, skipna, datetime_unit
         As for ``DataArray.grad``.
     chunks : dict, optional
         Dask chunk size per dimension (``-1``: the whole dimension). Other
@@ -160,6 +161,7 @@ def gradient_file(
             edge_order=edge_order,
             periodic=periodic,
             radius=radius,
+            skipna=skipna,
             datetime_unit=datetime_unit,
         )
         out = _derivatives(lazy, plan, options)
@@ -508,8 +510,9 @@ than memory work; the output appears only when complete.
 
 EPILOG = """\
 examples:
-  xgradient sst.nc -o sst_grad.nc --coord lat --coord lon --geo
-      SST fronts in K m-1 on the sphere (a global longitude wraps around)
+  xgradient sst.nc -o sst_grad.nc --coord lat --coord lon --geo --skipna
+      SST fronts in K m-1 on the sphere (a global longitude wraps around;
+      one-sided differences beside land)
   xgradient ocean.nc -o dtheta_dz.nc --var theta --coord depth --accuracy 4
       vertical gradient of theta on nonuniform depth levels, 4th order
   xgradient run.nc -o trend.nc --coord time --datetime-unit D --chunks time=-1
@@ -610,6 +613,12 @@ def build_parser():
         "that goes round the globe",
     )
     p.add_argument(
+        "--skipna",
+        action="store_true",
+        help="treat NaN cells (land in an ocean field) as boundaries: one-sided "
+        "differences beside them instead of NaN",
+    )
+    p.add_argument(
         "--datetime-unit",
         choices=list(TIME_UNITS),
         default="s",
@@ -667,6 +676,7 @@ def _run(argv):
         edge_order=args.edge_order,
         periodic=args.periodic,
         radius=args.radius,
+        skipna=args.skipna,
         datetime_unit=args.datetime_unit,
         chunks=chunks,
         overwrite=args.overwrite,

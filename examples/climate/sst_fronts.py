@@ -14,9 +14,11 @@ What it shows
 * a list of coordinates gives a Dataset of ``d{var}_d{coord}``.
 
 Cells next to land are NaN: their centred difference needs the land value,
-exactly as with ``numpy.gradient``. ``skipna=True`` (one-sided differences
-beside NaN cells), coming with xgradient's geoscience features, will keep
-the coastal cells.
+exactly as with ``numpy.gradient`` (this example keeps that behaviour, so
+that its numbers can be checked against numpy). Pass ``skipna=True`` to
+``.grad`` (or ``--skipna`` to the ``xgradient`` command) to keep the coastal
+cells: beside a NaN, the one-sided difference from the valid side is used,
+which is where the upwelling fronts along the coasts of Peru and Africa are.
 
 Run::
 

@@ -21,8 +21,7 @@ What it shows
 
 Below the sea floor theta is NaN; the cell just above the floor has no
 value below it, so its centred difference is NaN too, as with numpy.
-(``skipna=True``, coming with xgradient's geoscience features, will use a
-one-sided difference there.)
+``skipna=True`` uses a one-sided difference there instead.
 
 Run::
 
