@@ -26,7 +26,15 @@ def gaussian_lat(n):
     return np.rad2deg(np.arcsin(x))
 
 
-def field(lat, lon, lat_name="lat", lon_name="lon", lat_attrs=None, lon_attrs=None, dtype=np.float64):
+def field(
+    lat,
+    lon,
+    lat_name="lat",
+    lon_name="lon",
+    lat_attrs=None,
+    lon_attrs=None,
+    dtype=np.float64,
+):
     """T = sin(lat) cos(lon) in K on a (lat, lon) grid, coordinates labelled as asked."""
     phi, lam = np.meshgrid(np.deg2rad(lat), np.deg2rad(lon), indexing="ij")
     lat_attrs = {"units": "degrees_north"} if lat_attrs is None else lat_attrs
@@ -34,7 +42,10 @@ def field(lat, lon, lat_name="lat", lon_name="lon", lat_attrs=None, lon_attrs=No
     return xr.DataArray(
         (np.sin(phi) * np.cos(lam)).astype(dtype),
         dims=(lat_name, lon_name),
-        coords={lat_name: (lat_name, lat, lat_attrs), lon_name: (lon_name, lon, lon_attrs)},
+        coords={
+            lat_name: (lat_name, lat, lat_attrs),
+            lon_name: (lon_name, lon, lon_attrs),
+        },
         name="T",
         attrs={"units": "K", "long_name": "temperature"},
     )
@@ -65,7 +76,10 @@ def test_converges_to_the_derivative_in_metres(accuracy, edge_order):
         got_y = T.grad("lat", geo=True, accuracy=accuracy, edge_order=edge_order)
         got_x = T.grad("lon", geo=True, accuracy=accuracy, edge_order=edge_order)
         errors.append(
-            [np.abs(got_y - dy).max() / np.abs(dy).max(), np.abs(got_x - dx).max() / np.abs(dx).max()]
+            [
+                np.abs(got_y - dy).max() / np.abs(dy).max(),
+                np.abs(got_x - dx).max() / np.abs(dx).max(),
+            ]
         )
         assert got_y.attrs["units"] == got_x.attrs["units"] == "K m-1"
     errors = np.array(errors)
@@ -101,8 +115,12 @@ def test_matches_metpy_geospatial_gradient():
     assert str(dfdx.units) == "kelvin / meter"
     ours_x = T.grad("lon", geo=True, periodic=False, edge_order=2)
     ours_y = T.grad("lat", geo=True, edge_order=2)
-    np.testing.assert_allclose(ours_x, dfdx.m_as("K/m"), rtol=0, atol=1e-10 * np.abs(ours_x).max().item())
-    np.testing.assert_allclose(ours_y, dfdy.m_as("K/m"), rtol=0, atol=1e-10 * np.abs(ours_y).max().item())
+    np.testing.assert_allclose(
+        ours_x, dfdx.m_as("K/m"), rtol=0, atol=1e-10 * np.abs(ours_x).max().item()
+    )
+    np.testing.assert_allclose(
+        ours_y, dfdy.m_as("K/m"), rtol=0, atol=1e-10 * np.abs(ours_y).max().item()
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -125,14 +143,17 @@ LABELS = [
 
 
 @pytest.mark.parametrize("lat_name,lat_attrs,lon_name,lon_attrs", LABELS)
-def test_latitude_and_longitude_are_recognised(lat_name, lat_attrs, lon_name, lon_attrs):
+def test_latitude_and_longitude_are_recognised(
+    lat_name, lat_attrs, lon_name, lon_attrs
+):
     lat, lon = grid(6)
     ref = field(lat, lon)
     T = field(lat, lon, lat_name, lon_name, lat_attrs, lon_attrs)
     np.testing.assert_array_equal(T.grad(lat_name, geo=True), ref.grad("lat", geo=True))
     # periodic=False: the global-longitude detection is not what is tested here.
     np.testing.assert_array_equal(
-        T.grad(lon_name, geo=True, periodic=False), ref.grad("lon", geo=True, periodic=False)
+        T.grad(lon_name, geo=True, periodic=False),
+        ref.grad("lon", geo=True, periodic=False),
     )
 
 
@@ -153,20 +174,33 @@ def test_latitude_as_a_non_dimension_coordinate():
 def test_longitude_without_latitude():
     lat, lon = grid(6)
     T = field(lat, lon, "y", "lon", lat_attrs={"units": "m"})
-    with pytest.raises(ValueError, match=r"along longitude 'lon' needs the latitude.*no latitude"):
+    with pytest.raises(
+        ValueError, match=r"along longitude 'lon' needs the latitude.*no latitude"
+    ):
         T.grad("lon", geo=True)
     two = field(lat, lon).assign_coords(latitude=("lat", lat))
-    with pytest.raises(ValueError, match=r"several latitude coordinates \['lat', 'latitude'\]"):
+    with pytest.raises(
+        ValueError, match=r"several latitude coordinates \['lat', 'latitude'\]"
+    ):
         two.grad("lon", geo=True)
 
 
 def test_neither_latitude_nor_longitude():
     lat, lon = grid(6)
-    T = field(lat, lon).expand_dims(depth=[0.0, 10.0, 30.0]).assign_coords(depth=("depth", [0.0, 10.0, 30.0], {"units": "m"}))
-    with pytest.raises(ValueError, match=r"geo=True needs a latitude or longitude, but 'depth' is neither.*per m"):
+    T = (
+        field(lat, lon)
+        .expand_dims(depth=[0.0, 10.0, 30.0])
+        .assign_coords(depth=("depth", [0.0, 10.0, 30.0], {"units": "m"}))
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"geo=True needs a latitude or longitude, but 'depth' is neither.*per m",
+    ):
         T.grad("depth", geo=True)
     # An X axis in metres is a projected coordinate, not a longitude.
-    P = field(lat, lon, "y", "x", {"axis": "Y", "units": "m"}, {"axis": "X", "units": "m"})
+    P = field(
+        lat, lon, "y", "x", {"axis": "Y", "units": "m"}, {"axis": "X", "units": "m"}
+    )
     with pytest.raises(ValueError, match="'x' is neither"):
         P.grad("x", geo=True)
 
@@ -176,7 +210,8 @@ def test_curvilinear_latitude_is_refused():
     T = field(lat, lon, "j", "i", {}, {})
     lat2d, lon2d = np.meshgrid(lat, lon, indexing="ij")
     T = T.assign_coords(
-        lat=(("j", "i"), lat2d + 0.01 * lon2d), lon=("i", lon, {"units": "degrees_east"})
+        lat=(("j", "i"), lat2d + 0.01 * lon2d),
+        lon=("i", lon, {"units": "degrees_east"}),
     )
     with pytest.raises(ValueError, match="latitude 'lat' varies along 'lon'"):
         T.grad("lon", geo=True)
@@ -198,8 +233,10 @@ def test_poles_give_nan_not_inf(direction):
     assert np.isnan(dx.values[[0, -1]]).all()
     assert np.isfinite(dx.values[1:-1]).all()
     assert np.isfinite(dy.values).all()  # a latitude derivative is fine at a pole
-    dy_exact, dx_exact = exact(lat, lon)
-    np.testing.assert_allclose(dx[1:-1], dx_exact[1:-1], rtol=0, atol=0.01 * np.abs(dx_exact[1:-1]).max())
+    _, dx_exact = exact(lat, lon)
+    np.testing.assert_allclose(
+        dx[1:-1], dx_exact[1:-1], rtol=0, atol=0.01 * np.abs(dx_exact[1:-1]).max()
+    )
 
 
 def test_float32_stays_float32():
@@ -210,7 +247,9 @@ def test_float32_stays_float32():
         got = T32.grad(coord, geo=True)
         assert got.dtype == np.float32
         ref = T64.grad(coord, geo=True)
-        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * np.abs(ref).max().item())
+        np.testing.assert_allclose(
+            got, ref, rtol=0, atol=1e-5 * np.abs(ref).max().item()
+        )
 
 
 @pytest.mark.parametrize("chunks", [{"lat": 1}, {"lon": 1}, {"lat": 5, "lon": 7}])
@@ -223,4 +262,11 @@ def test_dask_is_lazy_and_equal(chunks):
         assert lazy.chunks is not None
         expected = T.grad(coord, geo=True, accuracy=4)
         xr.testing.assert_allclose(lazy.compute(), expected, rtol=1e-14, atol=0)
-        assert lazy.attrs == expected.attrs == {"units": "K m-1", "long_name": f"derivative of temperature with respect to {coord}"}
+        assert (
+            lazy.attrs
+            == expected.attrs
+            == {
+                "units": "K m-1",
+                "long_name": f"derivative of temperature with respect to {coord}",
+            }
+        )

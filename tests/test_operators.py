@@ -81,8 +81,16 @@ def max_err(got, exact, rows=slice(None)):
 
 def test_hessian_names_follow_the_order_given():
     ds = sphere(4, {"T": lambda p, l: np.cos(p) * np.cos(l)}, units="K")
-    assert list(op.hessian(ds.T, ["lat", "lon"])) == ["d2T_dlatdlat", "d2T_dlatdlon", "d2T_dlondlon"]
-    assert list(ds.T.grad.hessian(["lon", "lat"])) == ["d2T_dlondlon", "d2T_dlondlat", "d2T_dlatdlat"]
+    assert list(op.hessian(ds.T, ["lat", "lon"])) == [
+        "d2T_dlatdlat",
+        "d2T_dlatdlon",
+        "d2T_dlondlon",
+    ]
+    assert list(ds.T.grad.hessian(["lon", "lat"])) == [
+        "d2T_dlondlon",
+        "d2T_dlondlat",
+        "d2T_dlatdlat",
+    ]
     unnamed = ds.T.rename(None)
     assert list(unnamed.grad.hessian(["lat"])) == ["d2f_dlatdlat"]
     h = ds.T.grad.hessian(["lat", "lon"])
@@ -99,7 +107,10 @@ def test_units_and_long_names():
     assert h.d2T_dydy.attrs["units"] == "K/s^2"
     assert h.d2T_dxdy.attrs["units"] == "(K/m)/s"
     assert h.d2T_dxdx.attrs["long_name"] == "second derivative of T with respect to x"
-    assert h.d2T_dxdy.attrs["long_name"] == "second derivative of T with respect to x and y"
+    assert (
+        h.d2T_dxdy.attrs["long_name"]
+        == "second derivative of T with respect to x and y"
+    )
 
     g = sphere(6, {"T": lambda p, l: np.cos(p) * np.cos(l)}, units="K")
     g.T.attrs.update(long_name="air temperature", source="model")
@@ -119,7 +130,10 @@ def test_units_and_long_names():
     assert w.grad.divergence(geo=True).attrs["units"] == "s-1"
     assert w.grad.vorticity(geo=True).attrs["units"] == "s-1"
     assert w.grad.vorticity(geo=True).name == "vorticity"
-    assert w.grad.divergence(geo=True).attrs["long_name"] == "divergence of (u, v) on the sphere"
+    assert (
+        w.grad.divergence(geo=True).attrs["long_name"]
+        == "divergence of (u, v) on the sphere"
+    )
     c = cartesian(6, {"u": lambda X, Y: X, "v": lambda X, Y: Y})
     assert c.grad.divergence().attrs["units"] == "(m s-1)/m"
     assert c.grad.divergence().attrs["long_name"] == "divergence of (u, v) along (x, y)"
@@ -139,7 +153,9 @@ def test_units_that_do_not_add_up_warn_and_are_left_out():
         warnings.simplefilter("error")
         c["v"].attrs.pop("units")
         c["u"].attrs.pop("units")
-        assert "units" not in c.grad.vorticity().attrs  # no units in, none out, no warning
+        assert (
+            "units" not in c.grad.vorticity().attrs
+        )  # no units in, none out, no warning
 
 
 # ---------------------------------------------------------------------------
@@ -166,7 +182,9 @@ def test_hessian_pure_terms_converge_at_accuracy_and_one_less_at_the_ends(accura
             assert expected - 0.3 < p < expected + 0.8, (axis, p, expected)
 
 
-@pytest.mark.parametrize("accuracy,edge_order,end_order", [(2, 1, 1), (2, 2, 2), (4, 1, 4)])
+@pytest.mark.parametrize(
+    "accuracy,edge_order,end_order", [(2, 1, 1), (2, 2, 2), (4, 1, 4)]
+)
 def test_hessian_mixed_term_converges(accuracy, edge_order, end_order):
     ns = (20, 40, 80, 160)
     inner, ends = [], []
@@ -174,7 +192,12 @@ def test_hessian_mixed_term_converges(accuracy, edge_order, end_order):
         ds = cartesian(n, {"f": lambda X, Y: np.sin(2 * X + 0.3) * np.cos(3 * Y - 0.2)})
         X, Y = xr.broadcast(ds.x, ds.y)
         exact = -6 * np.cos(2 * X + 0.3) * np.sin(3 * Y - 0.2)
-        err = np.abs(ds.f.grad.hessian(["x", "y"], accuracy=accuracy, edge_order=edge_order).d2f_dxdy - exact).values
+        err = np.abs(
+            ds.f.grad.hessian(
+                ["x", "y"], accuracy=accuracy, edge_order=edge_order
+            ).d2f_dxdy
+            - exact
+        ).values
         k = accuracy // 2
         inner.append(err[k:-k, k:-k].max())
         ends.append(max(err[[0, -1]].max(), err[:, [0, -1]].max()))
@@ -200,14 +223,20 @@ def test_cartesian_operators_converge(accuracy):
         dvdx = 0.5 * np.exp(X / 2) * np.sin(2 * Y)
         dvdy = 2 * np.exp(X / 2) * np.cos(2 * Y)
         lap_u = -2 * np.sin(X) * np.cos(Y) + 2 * Y
-        opts = dict(accuracy=accuracy, edge_order=2)
+        opts = {"accuracy": accuracy, "edge_order": 2}
         k = accuracy // 2
         inner = (slice(k, -k), slice(k, -k))
         errors["div"].append(max_err(ds.grad.divergence(**opts), dudx + dvdy, inner))
         errors["vort"].append(max_err(ds.grad.vorticity(**opts), dvdx - dudy, inner))
-        errors["lap"].append(max_err(ds.u.grad.laplacian(["x", "y"], **opts), lap_u, inner))
+        errors["lap"].append(
+            max_err(ds.u.grad.laplacian(["x", "y"], **opts), lap_u, inner)
+        )
     for key, errs in errors.items():
-        assert accuracy - (0.6 if accuracy == 6 else 0.3) < slope(ns, errs) < accuracy + 0.8, (key, errs)
+        assert (
+            accuracy - (0.6 if accuracy == 6 else 0.3)
+            < slope(ns, errs)
+            < accuracy + 0.8
+        ), (key, errs)
 
 
 def test_cartesian_detection_and_explicit_coordinates():
@@ -250,16 +279,21 @@ def test_divergence_and_vorticity_on_the_sphere_converge(accuracy):
     # Potential flow grad(chi) has divergence lap(chi) and no vorticity; the
     # stream flow k x grad(chi) has vorticity lap(chi) and no divergence.
     U = 10.0  # chi scaled by U R: winds of order U, derivatives of order U / R
-    dchi_dx = lambda p, l: -U * np.sin(p) * np.sin(l)  # noqa: E731  (1/(R cos) dchi/dlam)
-    dchi_dy = lambda p, l: U * np.cos(2 * p) * np.cos(l)  # noqa: E731  (1/R dchi/dphi)
+    dchi_dx = lambda p, l: -U * np.sin(p) * np.sin(l)  # (1/(R cos) dchi/dlam)
+    dchi_dy = lambda p, l: U * np.cos(2 * p) * np.cos(l)  # (1/R dchi/dphi)
     ns = (16, 32, 64, 128)
     errors = []
     for n in ns:
         pot = sphere(n, {"u": dchi_dx, "v": dchi_dy})
         rot = sphere(n, {"u": lambda p, l: -dchi_dy(p, l), "v": dchi_dx})
-        lap = -6 * U * chi(*np.meshgrid(np.deg2rad(pot.lat), np.deg2rad(pot.lon), indexing="ij")) / R
+        lap = (
+            -6
+            * U
+            * chi(*np.meshgrid(np.deg2rad(pot.lat), np.deg2rad(pot.lon), indexing="ij"))
+            / R
+        )
         rows = band(pot)
-        opts = dict(geo=True, accuracy=accuracy)
+        opts = {"geo": True, "accuracy": accuracy}
         errors.append(
             [
                 max_err(pot.grad.divergence(**opts), lap, rows),
@@ -284,7 +318,9 @@ def test_solid_body_rotation():
         div = ds.grad.divergence(geo=True)
         assert np.abs(div).max() < 1e-20  # du/dlon vanishes exactly; so does v
         exact = 2 * U * np.sin(np.deg2rad(ds.lat)) / R
-        errs.append(max_err(ds.grad.vorticity(geo=True), exact.broadcast_like(div), band(ds)))
+        errs.append(
+            max_err(ds.grad.vorticity(geo=True), exact.broadcast_like(div), band(ds))
+        )
     assert 1.7 < slope(ns, errs) < 2.8
     # About an axis tilted by alpha (Williamson et al. 1992, test case 1):
     # vorticity 2 U / R (sin(lat) cos(a) - cos(lat) cos(lon) sin(a)), divergence 0.
@@ -294,7 +330,9 @@ def test_solid_body_rotation():
         ds = sphere(
             n,
             {
-                "u": lambda p, l: U * (np.cos(p) * np.cos(a) + np.sin(p) * np.cos(l) * np.sin(a)),
+                "u": lambda p, l: (
+                    U * (np.cos(p) * np.cos(a) + np.sin(p) * np.cos(l) * np.sin(a))
+                ),
                 "v": lambda p, l: -U * np.sin(l) * np.sin(a),
             },
         )
@@ -328,8 +366,14 @@ def test_hessian_on_the_sphere_is_the_coordinate_partials_in_metres():
         h = ds.T.grad.hessian(["lat", "lon"], geo=True, edge_order=2)
         errs.append([max_err(h[k], v, band(ds)) * R**2 for k, v in exact.items()])
         # The covariant Hessian's trace (hessian's Notes) is the Laplacian.
-        trace = h.d2T_dlatdlat + h.d2T_dlondlon - np.tan(np.deg2rad(ds.lat)) / R * ds.T.grad("lat", geo=True)
-        np.testing.assert_allclose(trace, ds.T.grad.laplacian(["lat", "lon"], geo=True), rtol=1e-12, atol=1e-25)
+        trace = (
+            h.d2T_dlatdlat
+            + h.d2T_dlondlon
+            - np.tan(np.deg2rad(ds.lat)) / R * ds.T.grad("lat", geo=True)
+        )
+        np.testing.assert_allclose(
+            trace, ds.T.grad.laplacian(["lat", "lon"], geo=True), rtol=1e-12, atol=1e-25
+        )
     errs = np.array(errs)
     assert errs[-1].max() < 1e-3
     for column in errs.T:
@@ -357,13 +401,22 @@ def test_poles_are_nan_not_inf():
 
 
 def test_float32_stays_float32():
-    ds = sphere(8, {"u": chi, "v": lambda p, l: np.cos(p) * np.sin(l)}).astype(np.float32)
+    ds = sphere(8, {"u": chi, "v": lambda p, l: np.cos(p) * np.sin(l)}).astype(
+        np.float32
+    )
     assert ds.grad.divergence(geo=True).dtype == np.float32
     assert ds.grad.vorticity(geo=True).dtype == np.float32
     assert ds.u.grad.laplacian(["lat", "lon"], geo=True).dtype == np.float32
-    assert {v.dtype for v in ds.u.grad.hessian(["lat", "lon"], geo=True).values()} == {np.dtype(np.float32)}
+    assert {v.dtype for v in ds.u.grad.hessian(["lat", "lon"], geo=True).values()} == {
+        np.dtype(np.float32)
+    }
     ref = ds.astype(np.float64).grad.divergence(geo=True)
-    np.testing.assert_allclose(ds.grad.divergence(geo=True), ref, rtol=1e-4, atol=1e-5 * float(np.abs(ref).max()))
+    np.testing.assert_allclose(
+        ds.grad.divergence(geo=True),
+        ref,
+        rtol=1e-4,
+        atol=1e-5 * float(np.abs(ref).max()),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -379,13 +432,22 @@ def metpy_results():
         ds = sphere(
             n,
             {
-                "u": lambda p, l: 10 * np.cos(p) * np.sin(2 * l) + 5 * np.cos(p) ** 2 + 3 * np.sin(p) * np.cos(l),
-                "v": lambda p, l: 4 * np.sin(p) * np.cos(p) * np.cos(l) + 2 * np.cos(p) ** 2 * np.sin(l),
+                "u": lambda p, l: (
+                    10 * np.cos(p) * np.sin(2 * l)
+                    + 5 * np.cos(p) ** 2
+                    + 3 * np.sin(p) * np.cos(l)
+                ),
+                "v": lambda p, l: (
+                    4 * np.sin(p) * np.cos(p) * np.cos(l)
+                    + 2 * np.cos(p) ** 2 * np.sin(l)
+                ),
             },
         )
         # MetPy's default CRS is the WGS84 ellipsoid; a spherical CRS of the same
         # radius makes both compute on the same sphere.
-        dsm = ds.metpy.assign_crs(grid_mapping_name="latitude_longitude", earth_radius=R)
+        dsm = ds.metpy.assign_crs(
+            grid_mapping_name="latitude_longitude", earth_radius=R
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             div = mpcalc.divergence(dsm.u, dsm.v).metpy.dequantify()
@@ -414,8 +476,12 @@ def test_divergence_and_vorticity_match_metpy(metpy_results):
         metpy_metric = np.cos(lat) * np.gradient(1 / np.cos(lat), R * lat, edge_order=2)
         swap = (metpy_metric - np.tan(lat) / R)[:, None]
         u, v = ds.u.values, ds.v.values
-        np.testing.assert_allclose(div, mdiv + v * swap, rtol=0, atol=1e-9 * np.abs(mdiv).max())
-        np.testing.assert_allclose(vort, mvort - u * swap, rtol=0, atol=1e-9 * np.abs(mvort).max())
+        np.testing.assert_allclose(
+            div, mdiv + v * swap, rtol=0, atol=1e-9 * np.abs(mdiv).max()
+        )
+        np.testing.assert_allclose(
+            vort, mvort - u * swap, rtol=0, atol=1e-9 * np.abs(mvort).max()
+        )
         rows = band(ds)
         band_diff["div"].append(np.abs(div - mdiv)[rows].max() / np.abs(mdiv).max())
         band_diff["vort"].append(np.abs(vort - mvort)[rows].max() / np.abs(mvort).max())
@@ -458,7 +524,9 @@ def test_dask_is_lazy_and_equals_numpy(chunks):
 def test_periodic_per_coordinate():
     ds = sphere(8, {"u": chi, "v": lambda p, l: np.cos(p) * np.sin(l)})
     auto = ds.grad.divergence(geo=True)  # the global longitude wraps by itself
-    xr.testing.assert_identical(ds.grad.divergence(geo=True, periodic={"lon": True}), auto)
+    xr.testing.assert_identical(
+        ds.grad.divergence(geo=True, periodic={"lon": True}), auto
+    )
     open_lon = ds.grad.divergence(geo=True, periodic={"lon": False})
     np.testing.assert_array_equal(open_lon[:, 1:-1], auto[:, 1:-1])
     assert not np.allclose(open_lon[:, 0], auto[:, 0])
@@ -471,13 +539,19 @@ def test_x_y_detection_errors():
         {"u": (("a", "b"), np.ones((4, 5))), "v": (("a", "b"), np.ones((4, 5)))},
         coords={"a": np.arange(4.0), "b": ("b", np.arange(5.0), {"axis": "X"})},
     )
-    with pytest.raises(ValueError, match=r"cannot find the y coordinate of 'u'.*pass y="):
+    with pytest.raises(
+        ValueError, match=r"cannot find the y coordinate of 'u'.*pass y="
+    ):
         ds.grad.divergence()
     assert ds.grad.divergence(y="a").dims == ("a", "b")
-    with pytest.raises(ValueError, match=r"cannot find the x coordinate of 'u'.*a longitude"):
+    with pytest.raises(
+        ValueError, match=r"cannot find the x coordinate of 'u'.*a longitude"
+    ):
         ds.grad.vorticity(y="a", geo=True)  # axis X alone is not a longitude
     both = ds.assign_coords(lon=("b", np.arange(5.0)))
-    with pytest.raises(ValueError, match=r"several candidates for the x coordinate.*\['b', 'lon'\]"):
+    with pytest.raises(
+        ValueError, match=r"several candidates for the x coordinate.*\['b', 'lon'\]"
+    ):
         both.grad.divergence(y="a")
     with pytest.raises(KeyError, match=r"v='w' is not a data variable.*\['u', 'v'\]"):
         ds.grad.divergence(v="w", x="b", y="a")
@@ -485,7 +559,9 @@ def test_x_y_detection_errors():
 
 def test_bad_coordinates_raise_clearly():
     ds = sphere(6, {"u": chi, "v": chi})
-    with pytest.raises(ValueError, match="geo=True needs x to be a longitude, but 'lat'"):
+    with pytest.raises(
+        ValueError, match="geo=True needs x to be a longitude, but 'lat'"
+    ):
         ds.grad.divergence(x="lat", y="lon", geo=True)
     with pytest.raises(ValueError, match="'lat' is given twice"):
         ds.u.grad.hessian(["lat", "lat"])
@@ -557,7 +633,9 @@ def test_skipna_operators_are_exact_for_quadratics_beside_land():
         finite = np.isfinite(got.values)
         np.testing.assert_array_equal(finite, mask & (run_x >= need) & (run_y >= need))
         expected = np.broadcast_to(np.asarray(exact), got.shape)
-        np.testing.assert_allclose(got.values[finite], expected[finite], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            got.values[finite], expected[finite], rtol=1e-9, atol=1e-9
+        )
     # Without skipna the NaN spreads to the neighbours.
     assert np.isnan(ds.f.grad.laplacian(["x", "y"])).sum() > np.isnan(cases[0][0]).sum()
 
@@ -577,7 +655,9 @@ def test_skipna_on_the_sphere_and_with_dask():
         (lambda d: d.u.grad.laplacian(["lat", "lon"], geo=True, skipna=True), 3),
     ):
         got = call(sea)
-        np.testing.assert_array_equal(np.isfinite(got.values), wet & (run_lat >= need) & (run_lon >= need))
+        np.testing.assert_array_equal(
+            np.isfinite(got.values), wet & (run_lat >= need) & (run_lon >= need)
+        )
         np.testing.assert_array_equal(got.where(far), call(ds).where(far))
         with no_compute():
             lazy = call(sea.chunk({"lat": 5, "lon": 4}))

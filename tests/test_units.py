@@ -72,22 +72,30 @@ def dim(units):
 
 
 @pytest.mark.parametrize("data_units", DATA_UNITS)
-@pytest.mark.parametrize("coord,options,per", COORDS, ids=[f"{c}-{u}" for c, _, u in COORDS])
+@pytest.mark.parametrize(
+    "coord,options,per", COORDS, ids=[f"{c}-{u}" for c, _, u in COORDS]
+)
 def test_units_parse_to_the_right_dimensionality(data_units, coord, options, per):
     da = field(data_units)
     first = da.grad(coord, **options)
     second = da.grad.hessian([coord], **options)[f"d2q_d{coord}d{coord}"]
     for result, order in ((first, 1), (second, 2)):
         units = result.attrs["units"]
-        assert ureg.Unit(units).dimensionality == dim(data_units) / dim(per) ** order, units
-        assert parsed(result).dimensionality == dim(data_units) / dim(per) ** order, units
+        assert ureg.Unit(units).dimensionality == dim(data_units) / dim(per) ** order, (
+            units
+        )
+        assert parsed(result).dimensionality == dim(data_units) / dim(per) ** order, (
+            units
+        )
 
 
 def test_units_convert_between_coordinate_units():
     """A derivative per hPa is 100 times one per Pa; one per day is 86400 times one per s."""
     da = field("K")
     per_hpa = parsed_values(da.grad("p"))
-    per_pa = parsed_values(da.assign_coords(p=("p", da.p.values * 100, {"units": "Pa"})).grad("p"))
+    per_pa = parsed_values(
+        da.assign_coords(p=("p", da.p.values * 100, {"units": "Pa"})).grad("p")
+    )
     close(per_hpa.to(per_pa.units).magnitude, per_pa.magnitude)
     per_day = parsed_values(da.grad("time", datetime_unit="D"))
     per_s = parsed_values(da.grad("time"))
@@ -152,4 +160,7 @@ def test_no_units_in_no_units_out():
     da = field(None)
     assert "units" not in da.grad("lat").attrs
     assert "units" not in da.grad("lat", geo=True).attrs
-    assert all("units" not in v.attrs for v in da.grad.hessian(["lat", "lon"], geo=True).values())
+    assert all(
+        "units" not in v.attrs
+        for v in da.grad.hessian(["lat", "lon"], geo=True).values()
+    )

@@ -26,7 +26,7 @@ import xarray as xr
 from . import coords as _coords
 from .labelled import EARTH_RADIUS, Derivative, _per, label
 
-__all__ = ["hessian", "laplacian", "divergence", "vorticity"]
+__all__ = ["divergence", "hessian", "laplacian", "vorticity"]
 
 OPTIONS_DOC = """    edge_order : {1, 2}, default 1
         Accuracy of the one-sided first differences at the ends (as
@@ -111,7 +111,11 @@ class _Plans:
         for c in names:
             d = self.get(c, 1).coord.dim
             if d in dims:
-                what = "is given twice" if dims[d] == c else f"and {dims[d]!r} both run along {d!r}"
+                what = (
+                    "is given twice"
+                    if dims[d] == c
+                    else f"and {dims[d]!r} both run along {d!r}"
+                )
                 raise ValueError(
                     f"coordinate {c!r} {what}; the coordinates of an operator must "
                     "run along different dimensions"
@@ -122,7 +126,11 @@ class _Plans:
         key = (coord, order)
         if key not in self._cache:
             self._cache[key] = Derivative(
-                self.obj, coord, order=order, periodic=self.periodic[coord], **self.options
+                self.obj,
+                coord,
+                order=order,
+                periodic=self.periodic[coord],
+                **self.options,
             )
         return self._cache[key]
 
@@ -203,7 +211,8 @@ def _common_attrs(*arrays):
     return {
         k: v
         for k, v in first.attrs.items()
-        if k not in ("units", "long_name") and all(k in r.attrs and _same(r.attrs[k], v) for r in rest)
+        if k not in ("units", "long_name")
+        and all(k in r.attrs and _same(r.attrs[k], v) for r in rest)
     }
 
 
@@ -472,7 +481,9 @@ def laplacian(
             raise ValueError(f"geo=True: several latitudes {lats} among {names}")
         if lats:
             dfdy = plans.get(lats[0], 1).apply(da)
-            terms.append(-_tan_lat_over_radius(plans.get(lats[0], 1), radius, dfdy.dtype) * dfdy)
+            terms.append(
+                -_tan_lat_over_radius(plans.get(lats[0], 1), radius, dfdy.dtype) * dfdy
+            )
     result = terms[0]
     for t in terms[1:]:
         result = result + t
@@ -485,7 +496,12 @@ def laplacian(
     )
     where = "on the sphere" if geo else f"over ({', '.join(names)})"
     return _finish(
-        result, da, da.name, _common_attrs(terms[0]), units, f"Laplacian of {_what(da)} {where}"
+        result,
+        da,
+        da.name,
+        _common_attrs(terms[0]),
+        units,
+        f"Laplacian of {_what(da)} {where}",
     )
 
 
@@ -524,7 +540,9 @@ def _find_axis(ds, var, which, geo):
 
 def _vector_setup(ds, u, v, x, y, geo, options):
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"expected a Dataset holding {u!r} and {v!r}, got {type(ds).__name__}")
+        raise TypeError(
+            f"expected a Dataset holding {u!r} and {v!r}, got {type(ds).__name__}"
+        )
     for role, name in (("u", u), ("v", v)):
         if name not in ds.data_vars:
             raise KeyError(
@@ -636,18 +654,20 @@ def divergence(
         x,
         y,
         geo,
-        dict(
-            periodic=periodic,
-            edge_order=edge_order,
-            accuracy=accuracy,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        ),
+        {
+            "periodic": periodic,
+            "edge_order": edge_order,
+            "accuracy": accuracy,
+            "radius": radius,
+            "skipna": skipna,
+            "datetime_unit": datetime_unit,
+        },
     )
     terms = [plans.get(x, 1).apply(ua), plans.get(y, 1).apply(va)]
     if geo:
-        terms.append(-_tan_lat_over_radius(plans.get(y, 1), radius, terms[1].dtype) * va)
+        terms.append(
+            -_tan_lat_over_radius(plans.get(y, 1), radius, terms[1].dtype) * va
+        )
     return _vector_result(ds, terms, ua, va, plans, x, y, geo, "divergence")
 
 
@@ -719,14 +739,14 @@ def vorticity(
         x,
         y,
         geo,
-        dict(
-            periodic=periodic,
-            edge_order=edge_order,
-            accuracy=accuracy,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        ),
+        {
+            "periodic": periodic,
+            "edge_order": edge_order,
+            "accuracy": accuracy,
+            "radius": radius,
+            "skipna": skipna,
+            "datetime_unit": datetime_unit,
+        },
     )
     terms = [plans.get(x, 1).apply(va), -plans.get(y, 1).apply(ua)]
     if geo:
