@@ -250,7 +250,7 @@ def run(outdir="xgradient-demo", *, progress=False, plot=True):
     progress : bool, default False
         Show the progress bar on stderr.
     plot : bool, default True
-        Draw ``gradient_500hPa.png`` (|grad T| in K per 100 km) when
+        Draw ``gradient_500hPa.png`` (the magnitude of grad T, in K per 100 km) when
         matplotlib is installed.
 
     Returns

@@ -1,0 +1,91 @@
+"""The documentation builds without a warning, and its code runs.
+
+The site is built with ``sphinx-build -W`` (warnings are errors) into
+tmp_path; skipped when Sphinx, MyST or numpydoc is not installed (the
+``docs`` extra). The Python blocks of the pages (```` ```python ````) are run
+too, page by page, so that the examples in the guide stay true.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+# The pages whose code this test runs (check.md and performance.md have
+# authors and tests of their own).
+PAGES = [
+    "index",
+    "getting-started",
+    "nonuniform",
+    "periodic",
+    "time",
+    "missing-values",
+    "dask",
+    "cli",
+    "coming-from",
+]
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def test_site_builds_without_warnings(tmp_path):
+    pytest.importorskip("sphinx")
+    pytest.importorskip("myst_parser")
+    pytest.importorskip("numpydoc")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = tmp_path / "html"
+    res = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+         "-d", str(tmp_path / "doctrees"), str(DOCS), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    for page in sorted(DOCS.glob("*.md")):
+        assert (out / f"{page.stem}.html").exists(), f"{page.name} is in no toctree"
+    api = (out / "api.html").read_text()
+    for name in ("gradient_file", "DataArrayGrad", "fornberg_weights", "sample_dataset"):
+        assert name in api
+    assert "Fornberg" in (out / "nonuniform.html").read_text()
+
+
+def _conf():
+    spec = importlib.util.spec_from_file_location("xgradient_docs_conf", DOCS / "conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_toctree_lists_optional_pages_only_when_present(tmp_path):
+    conf = _conf()
+    text = "```{toctree}\nnonuniform\noptional:geo\noptional:performance\n```\n"
+    (tmp_path / "geo.md").write_text("# geo\n")
+    app = types.SimpleNamespace(srcdir=str(tmp_path))
+    source = [text]
+    conf._optional_pages(app, "index", source)
+    assert source[0] == "```{toctree}\nnonuniform\ngeo\n\n```\n"
+    (tmp_path / "performance.md").write_text("# performance\n")
+    source = [text]
+    conf._optional_pages(app, "index", source)
+    assert source[0] == "```{toctree}\nnonuniform\ngeo\nperformance\n```\n"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_code_blocks_run(page, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    text = (DOCS / f"{page}.md").read_text()
+    blocks = BLOCK.findall(text)
+    assert blocks, f"{page}.md has no python block"
+    namespace = {"__name__": f"docs_{page}"}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/{page}.md[block {i}]", "exec"), namespace)
