@@ -357,6 +357,8 @@ def _error_cases(d):
         "output is a folder": ([a1b, "-o", d / "a_folder", "--coord", "time", "--overwrite"], "is a folder"),
         "non-monotonic coordinate": ([d / "turns.nc", "-o", "o.nc", "--coord", "x"], "'x' is not monotonic"),
         "too few points": ([atl, "-o", "o.nc", "--coord", "lat", "--accuracy", "6"], "'lat'"),
+        "demo option": (["demo", "--bogus"], "unrecognized arguments: --bogus (see 'xgradient demo --help')"),
+        "demo folder is a file": (["demo", "-o", d / "exists.nc"], "exists and is not a folder"),
     }
 
 
@@ -384,6 +386,7 @@ def error_cases(shared, bad_coordinate_file):
         "chunks dimension", "accuracy", "accuracy not a number", "edge order", "datetime unit",
         "no coordinate", "no output", "unknown option", "geo without lat/lon", "output exists",
         "output folder missing", "output is a folder", "non-monotonic coordinate", "too few points",
+        "demo option", "demo folder is a file",
     ],
 )
 def test_user_error_in_process(case, error_cases, shared, capsys, monkeypatch):

@@ -82,7 +82,9 @@ def gradient_file(
     output holds ``d{var}_d{coord}`` (as ``ds.grad`` computes it), with the
     input's coordinates, the variables that they reference (cell bounds,
     grid mapping) and its global attributes. The work is done block by block
-    with dask: nothing is loaded whole.
+    by dask's threaded scheduler in this process (its own thread pool, so
+    that an error or a signal can stop the writes before the temporary file
+    is removed): nothing is loaded whole.
 
     Parameters
     ----------
@@ -525,7 +527,7 @@ writing fails."""
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError(f"{message} (see 'xgradient --help')")
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def _chunk_option(text):
@@ -659,6 +661,8 @@ def _run(argv):
         from . import demo
 
         args = _demo_parser().parse_args(argv[1:])
+        if Path(args.output).exists() and not Path(args.output).is_dir():
+            raise UsageError(f"demo folder {args.output!r} exists and is not a folder")
         report = demo.run(args.output, progress=not args.quiet, plot=not args.no_plot)
         print(report.summary())
         return 0 if report.ok else EXIT_FAILURE
