@@ -8,7 +8,7 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
-from . import nag
+from . import nag, operators
 from .check import (
     GradientCheck,
     HessianCheck,
@@ -30,6 +30,7 @@ __all__ = [
     "GradientCheck",
     "HessianCheck",
     "nag",
+    "operators",
 ]
 
 __version__ = "0.1.0"

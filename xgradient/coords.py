@@ -116,6 +116,9 @@ def _numbers(name, var, datetime_unit):
             "datetime64 or cftime dates"
         )
     units = var.attrs.get("units")
+    if units is not None and " since " in str(units):
+        # Undecoded time ("days since 2000-01-01"): the step is in days.
+        units = str(units).split(" since ")[0].strip()
     return values.astype(np.float64), (str(units) if units is not None else None)
 
 

@@ -70,9 +70,9 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False):
 
 
 def _period(periodic):
-    if periodic is None or periodic is False:
+    if periodic is None or periodic is False or periodic is np.False_:
         return None
-    if periodic is True:
+    if periodic is True or periodic is np.True_:
         return 360.0
     if isinstance(periodic, (int, float, np.integer, np.floating)) and periodic > 0:
         return float(periodic)

@@ -199,7 +199,7 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
 def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
-    @numba.njit(nogil=True)
+    @numba.njit(nogil=True, cache=True)
     def middle(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         m = f.shape[1]
         nlo = lo.shape[1]
@@ -241,7 +241,7 @@ def _compiled(K):
                         for t in range(inner):
                             dst[t] = acc[t]
 
-    @numba.njit(nogil=True)
+    @numba.njit(nogil=True, cache=True)
     def last(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         m = f.shape[1]
         nlo = lo.shape[1]

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from . import coords as _coords
-from .labelled import EARTH_RADIUS, Derivative, _per, label
+from .labelled import EARTH_RADIUS, Derivative, _cancel, _per, label
 
 __all__ = ["divergence", "hessian", "laplacian", "vorticity"]
 
@@ -176,27 +176,6 @@ def _sum_units(data_units, coord_units, order, geo, what):
         )
         return None
     return _per(data_units[0], cu.pop(), order, geo=False)
-
-
-_FACTOR = re.compile(r"^([A-Za-z_%]+)(?:\^|\*\*)?(-?\d+)?$")
-
-
-def _cancel(units):
-    """``"m s-1 m-1"`` -> ``"s-1"``: combine repeated symbols of a CF product of powers.
-
-    Only for a plain udunits product (symbols with integer powers separated
-    by spaces, as ``_per`` writes geo units); anything else is returned as is.
-    """
-    if units is None:
-        return None
-    powers = {}
-    for token in units.split():
-        m = _FACTOR.match(token)
-        if m is None:
-            return units
-        powers[m.group(1)] = powers.get(m.group(1), 0) + int(m.group(2) or 1)
-    kept = [s if p == 1 else f"{s}{p}" for s, p in powers.items() if p != 0]
-    return " ".join(kept) if kept else "1"
 
 
 def _same(a, b):
