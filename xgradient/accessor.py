@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xarray as xr
 
+from . import operators
 from .labelled import EARTH_RADIUS, Derivative, differentiable_vars
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
@@ -136,18 +137,7 @@ class DataArrayGrad(_Grad):
     """
     )
 
-    def hessian(
-        self,
-        coords,
-        *,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=EARTH_RADIUS,
-        skipna=False,
-        datetime_unit="s",
-    ):
+    def hessian(self, coords, **options):
         """Second partial derivatives along several coordinates, as a Dataset.
 
         Forwards to :func:`xgradient.operators.hessian`; see it for the
@@ -157,7 +147,9 @@ class DataArrayGrad(_Grad):
         ----------
         coords : list of str
             Dimension or 1-D coordinate names, each along a different dimension.
-        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+        **options
+            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
+            datetime_unit)
             As for :func:`xgradient.operators.hessian` (``periodic`` may also
             be a dict of coordinate name -> value).
 
@@ -182,32 +174,9 @@ class DataArrayGrad(_Grad):
         >>> h.d2T_dxdx.attrs["units"]
         'K'
         """
-        from . import operators
+        return operators.hessian(self._obj, coords, **options)
 
-        return operators.hessian(
-            self._obj,
-            coords,
-            edge_order=edge_order,
-            accuracy=accuracy,
-            periodic=periodic,
-            geo=geo,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
-
-    def laplacian(
-        self,
-        coords,
-        *,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=EARTH_RADIUS,
-        skipna=False,
-        datetime_unit="s",
-    ):
+    def laplacian(self, coords, **options):
         """Laplacian over several coordinates (on the sphere with ``geo=True``).
 
         Forwards to :func:`xgradient.operators.laplacian`; see it for the
@@ -218,7 +187,9 @@ class DataArrayGrad(_Grad):
         coords : list of str
             Dimension or 1-D coordinate names, each along a different
             dimension; with `geo`, a latitude and a longitude.
-        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+        **options
+            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
+            datetime_unit)
             As for :func:`xgradient.operators.laplacian`.
 
         Returns
@@ -241,19 +212,7 @@ class DataArrayGrad(_Grad):
         >>> bool(np.allclose(lap[1:-1], exact[1:-1], rtol=0, atol=1e-3 * 2 / 6371008.8**2))
         True
         """
-        from . import operators
-
-        return operators.laplacian(
-            self._obj,
-            coords,
-            edge_order=edge_order,
-            accuracy=accuracy,
-            periodic=periodic,
-            geo=geo,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
+        return operators.laplacian(self._obj, coords, **options)
 
 
 @xr.register_dataset_accessor("grad")
@@ -319,21 +278,7 @@ class DatasetGrad(_Grad):
     """
     )
 
-    def divergence(
-        self,
-        u="u",
-        v="v",
-        *,
-        x=None,
-        y=None,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=EARTH_RADIUS,
-        skipna=False,
-        datetime_unit="s",
-    ):
+    def divergence(self, u="u", v="v", **options):
         """Horizontal divergence of the vector (`u`, `v`) of this Dataset.
 
         Forwards to :func:`xgradient.operators.divergence`; see it for the
@@ -346,7 +291,9 @@ class DatasetGrad(_Grad):
         x, y : str, optional
             Coordinates to differentiate along; by default the longitude and
             latitude, or the coordinates with CF ``axis`` X and Y.
-        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+        **options
+            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
+            datetime_unit)
             As for :func:`xgradient.operators.divergence`.
 
         Returns
@@ -371,38 +318,9 @@ class DatasetGrad(_Grad):
         >>> div.attrs["units"]
         's-1'
         """
-        from . import operators
+        return operators.divergence(self._obj, u, v, **options)
 
-        return operators.divergence(
-            self._obj,
-            u,
-            v,
-            x=x,
-            y=y,
-            edge_order=edge_order,
-            accuracy=accuracy,
-            periodic=periodic,
-            geo=geo,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
-
-    def vorticity(
-        self,
-        u="u",
-        v="v",
-        *,
-        x=None,
-        y=None,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=EARTH_RADIUS,
-        skipna=False,
-        datetime_unit="s",
-    ):
+    def vorticity(self, u="u", v="v", **options):
         """Relative vorticity (vertical component of the curl) of (`u`, `v`).
 
         Forwards to :func:`xgradient.operators.vorticity`; see it for the
@@ -415,7 +333,9 @@ class DatasetGrad(_Grad):
         x, y : str, optional
             Coordinates to differentiate along; by default the longitude and
             latitude, or the coordinates with CF ``axis`` X and Y.
-        edge_order, accuracy, periodic, geo, radius, skipna, datetime_unit
+        **options
+            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
+            datetime_unit)
             As for :func:`xgradient.operators.vorticity`.
 
         Returns
@@ -436,19 +356,4 @@ class DatasetGrad(_Grad):
                [2., 2., 2., 2.],
                [2., 2., 2., 2.]])
         """
-        from . import operators
-
-        return operators.vorticity(
-            self._obj,
-            u,
-            v,
-            x=x,
-            y=y,
-            edge_order=edge_order,
-            accuracy=accuracy,
-            periodic=periodic,
-            geo=geo,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
+        return operators.vorticity(self._obj, u, v, **options)
