@@ -70,7 +70,7 @@ def start(*args, cwd):
     return subprocess.Popen(
         [sys.executable, "-m", "xgradient", *map(str, args)],
         cwd=cwd,
-        env=ENV,
+        env={**ENV, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -291,7 +291,11 @@ def kill_mid_write(proc, folder, sig, pattern):
     if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
         pytest.skip("the run finished before the signal")
     proc.send_signal(sig)
-    return proc.communicate(timeout=120)
+    try:
+        return proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # show where it is stuck
+        proc.send_signal(signal.SIGABRT)
+        pytest.fail("no exit 120 s after the signal:\n" + proc.communicate()[1][-8000:])
 
 
 def test_sigterm_mid_write_keeps_the_earlier_output_and_cleans_up(big, tmp_path):

@@ -12,6 +12,7 @@ complete.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import math
@@ -21,6 +22,8 @@ import signal
 import sys
 import tempfile
 import warnings
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,9 @@ COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
 KEPT_ENCODING = ("units", "calendar", "dtype", "_FillValue", "missing_value", "scale_factor", "add_offset")
 #: Attributes that name other variables the output must carry along.
 REFERENCES = ("bounds", "climatology", "grid_mapping")
+
+#: After an error or a signal, how long to wait for the blocks being written.
+STOP_TIMEOUT = 60.0
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -440,16 +446,33 @@ def _umask():
     return mask
 
 
+class _Pool(ThreadPoolExecutor):
+    """dask's worker threads, remembering the tasks still to finish."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.futures = weakref.WeakSet()
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = super().submit(fn, *args, **kwargs)
+        self.futures.add(future)
+        return future
+
+    def stop(self, timeout):
+        """Cancel what has not started; wait (at most `timeout` s) for the rest."""
+        self.shutdown(wait=False, cancel_futures=True)
+        concurrent.futures.wait(list(self.futures), timeout=timeout)
+
+
 def _write(out, src, dst, encoding, overwrite, progress):
     import dask.system
-    from concurrent.futures import ThreadPoolExecutor
 
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".xgradient-tmp", dir=dst.parent)
     os.close(fd)
     # Our own thread pool, so that on an error or a signal we can wait for the
     # blocks being written to finish before removing the file (xarray would
     # otherwise reopen a closed file for the next block and recreate it).
-    pool = ThreadPoolExecutor(max_workers=dask.system.CPU_COUNT)
+    pool = _Pool(max_workers=dask.system.CPU_COUNT, thread_name_prefix="xgradient")
     try:
         job = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, compute=False)
         bar = contextlib.nullcontext()
@@ -465,7 +488,7 @@ def _write(out, src, dst, encoding, overwrite, progress):
         os.replace(tmp, dst)
     except BaseException:
         with _signals_held():
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.stop(timeout=STOP_TIMEOUT)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
