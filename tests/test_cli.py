@@ -287,7 +287,7 @@ def kill_mid_write(proc, folder, sig, pattern):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    time.sleep(0.3)
+    time.sleep(0.15)
     if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
         pytest.skip("the run finished before the signal")
     proc.send_signal(sig)

@@ -78,6 +78,12 @@ def test_toctree_lists_optional_pages_only_when_present(tmp_path):
     source = [text]
     conf._optional_pages(app, "index", source)
     assert source[0] == "```{toctree}\nnonuniform\ngeo\nperformance\n```\n"
+    # "optional:*": every page not named elsewhere, here a new one
+    (tmp_path / "nonuniform.md").write_text("# nonuniform\n")
+    (tmp_path / "cluster.md").write_text("# cluster\n")
+    source = [text.replace("optional:performance", "optional:*")]
+    conf._optional_pages(app, "index", source)
+    assert source[0] == "```{toctree}\nnonuniform\ngeo\ncluster\nperformance\n```\n"
 
 
 @pytest.mark.parametrize("page", PAGES)
