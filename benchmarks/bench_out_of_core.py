@@ -20,6 +20,13 @@ from the page cache (it was just written) in every job alike.
 Targets: peak RSS under 1 GiB for the gradient jobs, whatever the file size;
 wall time within 1.3x of the copy.
 
+Compression is most of the work: the netCDF library compresses inside its
+write call, under the lock that serialises writes, so these jobs run on about
+one core whatever the machine, and a derivative (rougher than the field)
+takes longer to compress than the field itself. ``--uncompressed`` makes the
+accessor and copy jobs write plain netCDF (the command always compresses), to
+see the cost of the derivative alone.
+
 Usage::
 
     python benchmarks/bench_out_of_core.py [--size-gib 4] [--dir /tmp]
@@ -109,6 +116,13 @@ enc = {v: dict(comp, chunksizes=(1, nlat, nlon)) for v in out.data_vars}
 out.to_netcdf(dst, engine="netcdf4", encoding=enc)
 """
 
+# The fixed cost in every gradient job: imports, and the kernel's first call
+# (numba compiles it, or loads it from its cache).
+STARTUP_JOB = """
+import numpy as np, xarray, dask.array, netCDF4, xgradient
+xgradient.gradient(np.zeros((2, 4, 3), np.float32), [0.0, 1.0, 3.0, 4.0], axis=1)
+"""
+
 COPY_JOB = """
 import sys, xarray as xr
 src, dst, tchunk, comp = sys.argv[1], sys.argv[2], int(sys.argv[3]), eval(sys.argv[4])
@@ -120,14 +134,15 @@ out.to_netcdf(dst, engine="netcdf4", encoding=enc)
 """
 
 
-def job_commands(src, dst, tchunk):
+def job_commands(src, dst, tchunk, compression=COMPRESSION):
     py = sys.executable
-    args = [str(src), str(dst), str(tchunk), repr(COMPRESSION)]
+    args = [str(src), str(dst), str(tchunk), repr(compression)]
     return {
         "cli": [py, "-m", "xgradient", str(src), "-o", str(dst), "--coord", "lat",
                 "--chunks", f"time={tchunk}", "--quiet", "--overwrite"],
         "accessor": [py, "-c", ACCESSOR_JOB, *args],
         "copy": [py, "-c", COPY_JOB, *args],
+        "startup": [py, "-c", STARTUP_JOB],
     }
 
 
@@ -181,8 +196,11 @@ def main(argv=None):
     parser.add_argument("--time-chunk", type=int, default=None,
                         help="time steps per dask block (default: blocks of about 32 MiB)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each job, interleaved")
-    parser.add_argument("--jobs", default="cli,accessor,copy",
-                        help="which jobs to run, comma-separated (default: all three)")
+    parser.add_argument("--uncompressed", action="store_true",
+                        help="accessor and copy jobs write without compression")
+    parser.add_argument("--jobs", default="cli,accessor,copy,startup",
+                        help="which jobs to run, comma-separated (default: all; 'startup' is "
+                        "the imports and first kernel call alone, the fixed cost of a job)")
     parser.add_argument("--keep", action="store_true", help="keep the files")
     args = parser.parse_args(argv)
 
@@ -209,17 +227,19 @@ def main(argv=None):
         print(f"input: t(time={nt}, lat={args.nlat} Gaussian, lon={args.nlon}) float32, "
               f"{size / GIB:.2f} GiB, written in {time.perf_counter() - t:.1f} s; "
               f"dask blocks: time={tchunk} ({tchunk * step_bytes / MIB:.0f} MiB), lat and lon whole")
+        print("output: " + ("accessor and copy uncompressed, cli zlib-4 + shuffle" if args.uncompressed
+                            else "zlib level 4 + shuffle, one time step per netCDF chunk, for every job"))
         print()
-        names = tuple(j for j in ("cli", "accessor", "copy") if j in args.jobs.split(","))
+        names = tuple(j for j in ("cli", "accessor", "copy", "startup") if j in args.jobs.split(","))
         results = {k: [] for k in names}
         for r in range(args.repeat):
             for name in names:  # interleaved: machine noise hits all alike
                 dst = workdir / f"out-{name}.nc"
-                cmd = job_commands(src, dst, tchunk)[name]
+                cmd = job_commands(src, dst, tchunk, {} if args.uncompressed else COMPRESSION)[name]
                 results[name].append(run_measured(cmd, env))
-                if r == 0 and name != "copy":
+                if r == 0 and name in ("cli", "accessor"):
                     check_output(src, dst, "dt_dlat")
-                dst.unlink()
+                dst.unlink(missing_ok=True)
         med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in results.items()}
         header = f"{'job':<9} {'wall':>8} {'peak RSS':>9} {'CPU':>8} {'wall/copy':>10} {'RSS/file':>9}"
         print(header)
