@@ -7,7 +7,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # autodoc documents the package beside docs/
 
-import xgradient  # noqa: E402
+import xgradient
 
 project = "xgradient"
 author = "the xgradient developers"

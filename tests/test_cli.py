@@ -59,6 +59,7 @@ def run(*args, cwd, **kwargs):
         [sys.executable, "-m", "xgradient", *map(str, args)],
         cwd=cwd,
         env=ENV,
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,

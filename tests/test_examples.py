@@ -135,7 +135,7 @@ def test_warming_rate(results):
 
 
 def test_distributed_sst(results):
-    summary, _, stderr = ran(results, "distributed_sst")
+    summary, _, _ = ran(results, "distributed_sst")
     assert summary["workers"] == 2
     strength = sst_front_strength_numpy()
     j, k = np.unravel_index(np.nanargmax(strength), strength.shape)

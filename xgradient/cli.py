@@ -33,7 +33,7 @@ from . import __version__
 from .accessor import EARTH_RADIUS
 from .coords import TIME_UNITS, is_latitude, is_longitude
 
-__all__ = ["gradient_file", "main", "UsageError"]
+__all__ = ["UsageError", "gradient_file", "main"]
 
 #: Aim for dask blocks of about this many bytes: a few of them per thread
 #: (input, halo copy, output) keep the memory use to a few hundred MB.
@@ -164,14 +164,14 @@ def gradient_file(
         selected = _unique(v for _, _, _, names in plan for v in names)
         sizes = _chunk_sizes(ds, selected, [dim for _, dim, _, _ in plan], chunks or {})
         lazy = ds.chunk(sizes)
-        options = dict(
-            accuracy=accuracy,
-            edge_order=edge_order,
-            periodic=periodic,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
+        options = {
+            "accuracy": accuracy,
+            "edge_order": edge_order,
+            "periodic": periodic,
+            "radius": radius,
+            "skipna": skipna,
+            "datetime_unit": datetime_unit,
+        }
         out = _derivatives(lazy, plan, options)
         if history is None:
             history = f"{_now()}: xgradient.gradient_file({str(src)!r}, {str(dst)!r}, {coords!r})"
@@ -225,7 +225,7 @@ def _open(src):
         # decode_timedelta=False keeps durations (forecast_period) as numbers
         # with their units, as they are in the file.
         return xr.open_dataset(src, engine="netcdf4", cache=False, decode_timedelta=False)
-    except Exception as err:  # netCDF4 and xarray raise many kinds
+    except Exception as err:  # noqa: BLE001  (netCDF4 and xarray raise many kinds)
         raise UsageError(f"cannot read {str(src)!r} as netCDF: {_one_line(err)}") from None
 
 

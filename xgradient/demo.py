@@ -19,7 +19,7 @@ import xarray as xr
 
 from .accessor import EARTH_RADIUS
 
-__all__ = ["PLEV", "gaussian_latitudes", "sample_dataset", "analytic_gradient", "run", "DemoReport"]
+__all__ = ["PLEV", "DemoReport", "analytic_gradient", "gaussian_latitudes", "run", "sample_dataset"]
 
 #: Pressure levels of the sample (hPa), the lower half of CMIP's standard set.
 PLEV = (1000.0, 925.0, 850.0, 700.0, 600.0, 500.0, 400.0, 300.0, 250.0, 200.0)
@@ -68,7 +68,7 @@ def gaussian_latitudes(n):
 def _surface(phi, lam):
     """Ts and its derivatives per radian of latitude and of longitude."""
     w, f = FRONT_WIDTH, FRONT_LAT
-    sech2 = lambda z: 1.0 / np.cosh(z) ** 2  # noqa: E731
+    sech2 = lambda z: 1.0 / np.cosh(z) ** 2
     ts = (
         292.0
         - 45.0 * np.sin(phi) ** 2
@@ -223,8 +223,10 @@ class DemoReport:
             f"  command: {self.command}",
             f"  output:  {self.output} ({', '.join(self.errors)})",
             f"  map:     {self.figure}" if self.figure else f"  map:     none ({self.note})",
-            f"  max |grad T| at {MAP_LEVEL:g} hPa: {self.max_gradient:.2f} K per 100 km "
-            f"at {abs(lat):.1f}{'N' if lat >= 0 else 'S'} {lon:.1f}E",
+            (
+                f"  max |grad T| at {MAP_LEVEL:g} hPa: {self.max_gradient:.2f} K per 100 km "
+                f"at {abs(lat):.1f}{'N' if lat >= 0 else 'S'} {lon:.1f}E"
+            ),
             "  self-check against the exact derivative (max error / max value):",
         ]
         for name, err in self.errors.items():

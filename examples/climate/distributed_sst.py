@@ -25,15 +25,15 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from dask.distributed import Client, LocalCluster
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from dask.distributed import Client, LocalCluster  # noqa: E402
+# The example beside this one: the same function runs on the cluster.
+from sst_fronts import DATA, sst_front_strength
 
-from sst_fronts import DATA, sst_front_strength  # noqa: E402  (the example beside this one)
+plt.switch_backend("Agg")  # files only, no window
 
 
 def main(outdir):

@@ -36,14 +36,13 @@ import warnings
 from pathlib import Path
 
 import iris_sample_data
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+import xgradient  # noqa: F401  (registers .grad)
 
-import xgradient  # noqa: E402, F401  (registers .grad)
+plt.switch_backend("Agg")  # files only, no window
 
 DATA = Path(iris_sample_data.path) / "atlantic_profiles.nc"
 
