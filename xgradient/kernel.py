@@ -176,12 +176,21 @@ def _cores():
 def _run_compiled(f, lo, hi, w, start, plan, out, threads):
     outer, rows, inner = out.shape
     loops = _compiled(w.shape[1])
-    loop = loops.last if inner == 1 else loops.middle
     if inner == 1:
         f, lo, hi, out = f[:, :, 0], lo[:, :, 0], hi[:, :, 0], out[:, :, 0]
+        wt = np.ascontiguousarray(w.T)
+
+        def loop(*args):
+            loops.last(f, lo, hi, w, wt, start, plan, out, *args)
+
+    else:
+
+        def loop(*args):
+            loops.middle(f, lo, hi, w, start, plan, out, *args)
+
     threads = _cores() if threads is None else threads
     if threads <= 1 or out.size < THREAD_MIN_SIZE:
-        loop(f, lo, hi, w, start, plan, out, 0, outer, 0, rows)
+        loop(0, outer, 0, rows)
         return
     # Split the outer loop when it is long enough, else the rows.
     split_outer = outer >= threads
@@ -190,7 +199,7 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
     tasks = []
     for a, b in zip(edges[:-1], edges[1:]):
         span = (a, b, 0, rows) if split_outer else (0, outer, a, b)
-        tasks.append(_pool().submit(loop, f, lo, hi, w, start, plan, out, *span))
+        tasks.append(_pool().submit(loop, *span))
     for t in tasks:
         t.result()
 
@@ -242,7 +251,7 @@ def _compiled(K):
                             dst[t] = acc[t]
 
     @numba.njit(nogil=True, cache=True)
-    def last(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
+    def last(f, lo, hi, w, wt, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         m = f.shape[1]
         nlo = lo.shape[1]
         for o in range(o0, o1):
@@ -253,14 +262,17 @@ def _compiled(K):
                 r1 = min(plan[p, 1], R1)
                 shift = plan[p, 2]
                 if plan[p, 3] and r1 > r0:
-                    # Slices, so that indices start at 0 and the loop vectorises.
+                    # Weights transposed (K, rows), so each slot's weights are
+                    # contiguous; slices and unsigned indices, so that no
+                    # negative-index wraparound test stops LLVM vectorising.
                     a = src[r0 + shift : r1 + shift + K - 1]
-                    ws = w[r0:r1]
                     d = dst[r0:r1]
-                    for q in range(r1 - r0):
-                        acc = ws[q, 0] * a[q]
+                    u0 = np.uint64(r0)
+                    for q in range(np.uint64(r1 - r0)):
+                        i = u0 + q
+                        acc = wt[0, i] * a[q]
                         for j in range(1, K):
-                            acc += ws[q, j] * a[q + j]
+                            acc += wt[j, i] * a[q + j]
                         d[q] = acc
                 else:
                     for r in range(r0, r1):
