@@ -1,7 +1,8 @@
 """What a dask cluster is sent: graph size of ``.grad`` against its anchors.
 
-For a 1-D field of ``--points`` values on a nonuniform coordinate, split into
-several numbers of chunks, this builds (without computing) the derivative with
+For 1-D fields of ``--points`` values on a nonuniform coordinate (by default
+10^5, a coordinate under dask's 1 MB limit for copying an argument into every
+task, and 10^6, over it), split into several numbers of chunks, this builds (without computing) the derivative with
 ``xgradient.gradient``, ``dask.array.gradient`` (given the coordinate array)
 and ``xarray.DataArray.differentiate`` on the dask-backed DataArray, and
 reports, for the tasks each adds to the input's graph:
@@ -20,7 +21,7 @@ count (exact when the layer has fewer tasks).
 
 Usage::
 
-    python benchmarks/bench_graph.py [--points 1000000] [--chunks 100,1000,10000]
+    python benchmarks/bench_graph.py [--points 100000,1000000] [--chunks 100,1000,10000]
 """
 
 from __future__ import annotations
@@ -77,42 +78,43 @@ def human(nbytes):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--points", default="100000,1000000", help="field sizes, comma-separated")
     parser.add_argument("--chunks", default="100,1000,10000", help="numbers of chunks, comma-separated")
     parser.add_argument("--sample", type=int, default=500, help="tasks measured per layer")
     args = parser.parse_args(argv)
     import distributed
 
-    n = args.points
     print(f"python {platform.python_version()}, numpy {np.__version__}, dask {dask.__version__}, "
           f"distributed {distributed.__version__}, xarray {xr.__version__}")
     print("command: python benchmarks/bench_graph.py " + shlex.join(sys.argv[1:] if argv is None else argv))
-    rng = np.random.default_rng(0)
-    x = np.cumsum(rng.uniform(0.5, 1.5, n))
-    print(f"field: {n} float64 points, nonuniform coordinate ({human(x.nbytes)}); "
-          f"3-point stencil weights n*K*8 = {human(n * 3 * 8)}")
-    print()
     header = (f"{'chunks':>7}  {'method':<22} {'tasks':>7} {'build':>7} {'to scheduler':>13} "
               f"{'to workers':>11} {'largest':>9}")
-    print(header)
-    print("-" * len(header))
-    for nchunks in (int(c) for c in args.chunks.split(",")):
-        source = da.ones(n, chunks=n // nchunks)
-        methods = {
-            "xgradient.gradient": lambda: xgradient.gradient(source, x),
-            "dask.array.gradient": lambda: da.gradient(source, x, axis=0),
-            "xr.differentiate(dask)": lambda: xr.DataArray(source, dims="x", coords={"x": x})
-            .differentiate("x")
-            .data,
-        }
-        for name, build in methods.items():
-            t = time.perf_counter()
-            result = build()
-            built = time.perf_counter() - t
-            ntasks, whole, workers, largest = graph_sizes(result, source, args.sample)
-            print(f"{nchunks:>7}  {name:<22} {ntasks:>7} {built:6.2f}s {human(whole):>13} "
-                  f"{human(workers):>11} {human(largest):>9}")
+    for n in (int(float(p)) for p in args.points.split(",")):
+        rng = np.random.default_rng(0)
+        x = np.cumsum(rng.uniform(0.5, 1.5, n))
         print()
+        print(f"field: {n} float64 points, nonuniform coordinate ({human(x.nbytes)}); "
+              f"3-point stencil weights n*K*8 = {human(n * 3 * 8)}")
+        print(header)
+        print("-" * len(header))
+        for nchunks in (int(c) for c in args.chunks.split(",")):
+            if n // nchunks < 3:
+                continue
+            source = da.ones(n, chunks=n // nchunks)
+            methods = {
+                "xgradient.gradient": lambda s=source, x=x: xgradient.gradient(s, x),
+                "dask.array.gradient": lambda s=source, x=x: da.gradient(s, x, axis=0),
+                "xr.differentiate(dask)": lambda s=source, x=x: (
+                    xr.DataArray(s, dims="x", coords={"x": x}).differentiate("x").data
+                ),
+            }
+            for name, build in methods.items():
+                t = time.perf_counter()
+                result = build()
+                built = time.perf_counter() - t
+                ntasks, whole, workers, largest = graph_sizes(result, source, args.sample)
+                print(f"{nchunks:>7}  {name:<22} {ntasks:>7} {built:6.2f}s {human(whole):>13} "
+                      f"{human(workers):>11} {human(largest):>9}")
 
 
 if __name__ == "__main__":

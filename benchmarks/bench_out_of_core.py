@@ -46,7 +46,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -148,18 +147,18 @@ def job_commands(src, dst, tchunk, compression=COMPRESSION):
 
 def run_measured(cmd, env):
     """Run `cmd`; return (wall seconds, peak RSS bytes, CPU seconds) of that process alone."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # wait4 reports this child's own rusage (RUSAGE_CHILDREN would be the
-    # largest of every child so far). Read the pipes first: a chatty child
-    # could otherwise block on a full pipe.
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"job failed ({proc.returncode}): {shlex.join(cmd)[:200]}")
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: nothing can fill up
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        # wait4 reports this child's own rusage (RUSAGE_CHILDREN would be the
+        # largest of every child so far).
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            sys.stderr.write(err.read().decode(errors="replace"))
+            raise SystemExit(f"job failed ({proc.returncode}): {shlex.join(cmd)[:200]}")
     return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 

@@ -231,6 +231,7 @@ def memory_cases(scale, rng):
         tol = (2e-4, 2e-4) if arr.dtype == np.float32 else (1e-10, 1e-10)
         for axis, dim in enumerate(arr.dims):
             x = arr[dim].values
+            xb = along(x, axis, arr.ndim)
             cases.append(
                 Case(
                     "in memory",
@@ -239,7 +240,7 @@ def memory_cases(scale, rng):
                         ".grad": lambda a=arr, d=dim: a.grad(d, edge_order=2, periodic=False),
                         "numpy.gradient": lambda v=values, x=x, k=axis: np.gradient(v, x, axis=k, edge_order=2),
                         "xarray.differentiate": lambda a=arr, d=dim: a.differentiate(d, edge_order=2),
-                        "metpy.first_derivative": lambda v=values, x=along(x, axis, arr.ndim), k=axis: (
+                        "metpy.first_derivative": lambda v=values, x=xb, k=axis: (
                             mpcalc.first_derivative(v, axis=k, x=x)
                         ),
                         "findiff.Diff(acc=2)": lambda v=values, x=x, k=axis: findiff.Diff(k, x, acc=2)(v),
