@@ -1,6 +1,5 @@
 """Sphinx configuration of the xgradient documentation (MyST Markdown pages)."""
 
-import re
 import sys
 from pathlib import Path
 
@@ -41,30 +40,3 @@ except ImportError:  # pragma: no cover
     html_theme = "alabaster"
 html_title = f"xgradient {release}"
 html_static_path = []
-
-# Pages written beside this site by others (check.md, performance.md, ...)
-# may not exist yet in every checkout: the toctrees name them as
-# "optional:NAME", and the line is kept only when docs/NAME.md exists, so
-# that the build never warns about a missing document. "optional:*" stands
-# for every other page of docs/ that the toctrees do not name, so that a new
-# page is listed (and the build does not fail on it) until it gets its place.
-OPTIONAL = re.compile(r"^(\s*)optional:(\S+)\s*$", re.MULTILINE)
-NAMED = re.compile(r"^\s*(?:optional:)?([\w-]+)\s*$", re.MULTILINE)
-
-
-def _optional_pages(app, docname, source):
-    src = Path(app.srcdir)
-    named = set(NAMED.findall(source[0])) | {docname}
-
-    def keep(match):
-        indent, name = match.groups()
-        if name == "*":
-            others = sorted(p.stem for p in src.glob("*.md") if p.stem not in named)
-            return "\n".join(f"{indent}{other}" for other in others)
-        return f"{indent}{name}" if (src / f"{name}.md").exists() else ""
-
-    source[0] = OPTIONAL.sub(keep, source[0])
-
-
-def setup(app):
-    app.connect("source-read", _optional_pages)

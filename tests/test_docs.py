@@ -60,33 +60,6 @@ def test_site_builds_without_warnings(tmp_path):
     assert "Fornberg" in (out / "nonuniform.html").read_text()
 
 
-def _conf():
-    spec = importlib.util.spec_from_file_location("xgradient_docs_conf", DOCS / "conf.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_toctree_lists_optional_pages_only_when_present(tmp_path):
-    conf = _conf()
-    text = "```{toctree}\nnonuniform\noptional:geo\noptional:performance\n```\n"
-    (tmp_path / "geo.md").write_text("# geo\n")
-    app = types.SimpleNamespace(srcdir=str(tmp_path))
-    source = [text]
-    conf._optional_pages(app, "index", source)
-    assert source[0] == "```{toctree}\nnonuniform\ngeo\n\n```\n"
-    (tmp_path / "performance.md").write_text("# performance\n")
-    source = [text]
-    conf._optional_pages(app, "index", source)
-    assert source[0] == "```{toctree}\nnonuniform\ngeo\nperformance\n```\n"
-    # "optional:*": every page not named elsewhere, here a new one
-    (tmp_path / "nonuniform.md").write_text("# nonuniform\n")
-    (tmp_path / "cluster.md").write_text("# cluster\n")
-    source = [text.replace("optional:performance", "optional:*")]
-    conf._optional_pages(app, "index", source)
-    assert source[0] == "```{toctree}\nnonuniform\ngeo\ncluster\nperformance\n```\n"
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_code_blocks_run(page, monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
