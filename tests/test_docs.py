@@ -8,12 +8,10 @@ too, page by page, so that the examples in the guide stay true.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
