@@ -5,10 +5,12 @@ differentiated axis: none beyond the ends of an open coordinate, the other
 end's for a wrapped one. This is the job of ``dask.array.map_overlap``, done
 here with its parts so that two things it cannot do are possible:
 
-- each block's task takes its own rows of the stencil from a small per-block
-  array (``map_overlap`` hands every task the same extra arguments, i.e. the
-  whole coordinate's weights: the graph would grow like chunks x coordinate
-  length);
+- each block's task carries its own rows of the stencil as literal arguments
+  (``map_overlap`` hands every task the same extra arguments, i.e. the whole
+  coordinate's weights: the graph would grow like chunks x coordinate
+  length). Literal arguments, not shared graph keys: a key that many tasks
+  depend on makes dask's scheduler load every input block before it runs
+  them, which breaks streaming a file larger than memory;
 - the halos reach the kernel as separate thin slabs, so a block is never
   copied into an enlarged one (``map_overlap`` concatenates, which costs a
   full extra pass over memory). With ``skipna`` the gap search needs the
@@ -16,6 +18,9 @@ here with its parts so that two things it cannot do are possible:
 """
 
 from __future__ import annotations
+
+import functools
+import itertools
 
 import dask.array as da
 import numpy as np
@@ -62,17 +67,9 @@ def axis_chunks(chunks, smallest, smallest_end) -> tuple[int, ...]:
     return tuple(merged)
 
 
-def _per_block(name, blocks):
-    """A dask array whose block b is the literal array blocks[b] (no task)."""
-    rest = blocks[0].shape[1:]
-    dsk = {(name, b) + (0,) * len(rest): block for b, block in enumerate(blocks)}
-    chunks = (tuple(len(block) for block in blocks),) + tuple((s,) for s in rest)
-    return da.Array(dsk, name, chunks=chunks, dtype=blocks[0].dtype)
-
-
 def _split(rows, chunks):
     edges = np.cumsum((0,) + tuple(chunks))
-    return [rows[a:b] for a, b in zip(edges[:-1], edges[1:])]
+    return [rows[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def _block(values, weights, start, axis):
@@ -81,7 +78,7 @@ def _block(values, weights, start, axis):
 
 def _block_skipna(values, weights, start, positions, left, axis, rule):
     out = kernel.apply(values, weights, start, axis=axis, threads=1)
-    return gaps.fill(values, out, positions, int(left[0]), rule, axis)
+    return gaps.fill(values, out, positions, left, rule, axis)
 
 
 def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False) -> da.Array:
@@ -115,14 +112,8 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
     left = np.where((offsets > 0) | periodic, depth, 0)
     right = np.where((ends < stencil.size) | periodic, depth, 0)
     # Each block's rows, with start counted from the first point of its halo.
-    local_start = stencil.start - np.repeat(offsets - left, chunks)
-    token = tokenize(stencil.weights, stencil.start, stencil.period, chunks, depth, skipna)
-    w = _per_block(f"xgradient-weights-{token}", _split(stencil.weights, chunks))
-    s = _per_block(f"xgradient-start-{token}", _split(local_start.astype(np.int64), chunks))
-    ind = tuple(range(x.ndim))
-    k = x.ndim  # an index of its own for the stencil width: contracted away
-    tail = [w, (axis, k), s, (axis,)]
-    kwargs = {}
+    local_start = (stencil.start - np.repeat(offsets - left, chunks)).astype(np.int64)
+    per_block = [_split(stencil.weights, chunks), _split(local_start, chunks)]
     if skipna:
         ext = x
         if len(chunks) > 1 or periodic:
@@ -132,29 +123,30 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
                 boundary={axis: "periodic" if periodic else "none"},
                 allow_rechunk=False,
             )
-        pos = [stencil.positions(a - lo, b + hi) for a, b, lo, hi in zip(offsets, ends, left, right)]
-        tail += [_per_block(f"xgradient-positions-{token}", pos), (axis,)]
-        tail += [_per_block(f"xgradient-left-{token}", [np.array([lo]) for lo in left]), (axis,)]
-        func, args = _block_skipna, [ext, ind]
-        kwargs["rule"] = gaps.Rule.of(stencil)
+        inputs = [ext]
+        per_block.append(
+            [stencil.positions(a - lo, b + hi) for a, b, lo, hi in zip(offsets, ends, left, right)]
+        )
+        per_block.append([int(lo) for lo in left])
+        func = functools.partial(_block_skipna, axis=axis, rule=gaps.Rule.of(stencil))
     elif len(chunks) > 1 or periodic:
-        lo, hi = _halos(x, axis, depth, periodic)
-        func, args = _block_halos, [lo, ind, x, ind, hi, ind]
+        inputs = list(_halos(x, axis, depth, periodic))
+        inputs.insert(1, x)
+        func = functools.partial(_block_halos, axis=axis)
     else:
-        func, args = _block, [x, ind]
-    return da.blockwise(
-        func,
-        ind,
-        *args,
-        *tail,
-        axis=axis,
-        dtype=out_dtype,
-        concatenate=True,
-        align_arrays=False,
-        adjust_chunks={axis: chunks},
-        meta=np.empty((0,) * x.ndim, dtype=out_dtype),
-        **kwargs,
+        inputs = [x]
+        func = functools.partial(_block, axis=axis)
+    name = "xgradient-" + tokenize(
+        [a.name for a in inputs], stencil.weights, stencil.start, stencil.period, axis, skipna
     )
+    dsk = {}
+    for index in np.ndindex(*x.numblocks):
+        b = index[axis]
+        refs = [(a.name,) + index for a in inputs]
+        dsk[(name,) + index] = (func, *refs, *(rows[b] for rows in per_block))
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=inputs)
+    meta = np.empty((0,) * x.ndim, dtype=out_dtype)
+    return da.Array(graph, name, chunks=x.chunks, dtype=out_dtype, meta=meta)
 
 
 def _edge(block, axis, depth, last):
