@@ -130,8 +130,8 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
         per_block.append([int(lo) for lo in left])
         func = functools.partial(_block_skipna, axis=axis, rule=gaps.Rule.of(stencil))
     elif len(chunks) > 1 or periodic:
-        inputs = list(_halos(x, axis, depth, periodic))
-        inputs.insert(1, x)
+        tails, heads = (_edges(x, axis, depth, last) for last in (True, False))
+        inputs = [x, tails, heads]
         func = functools.partial(_block_halos, axis=axis)
     else:
         inputs = [x]
@@ -139,10 +139,19 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
     name = "xgradient-" + tokenize(
         [a.name for a in inputs], stencil.weights, stencil.start, stencil.period, axis, skipna
     )
+    nb = len(chunks)
     dsk = {}
     for index in np.ndindex(*x.numblocks):
         b = index[axis]
-        refs = [(a.name,) + index for a in inputs]
+        refs = [(inputs[0].name,) + index]
+        if func.func is _block_halos:
+            # The slab before this block is the tail of the previous block, the
+            # slab after it the head of the next (wrapping when periodic).
+            for slabs, other in ((tails, b - 1), (heads, b + 1)):
+                if periodic:
+                    other %= nb
+                inside = 0 <= other < nb
+                refs.append((slabs.name,) + index[:axis] + (other,) + index[axis + 1 :] if inside else None)
         dsk[(name,) + index] = (func, *refs, *(rows[b] for rows in per_block))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=inputs)
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
@@ -155,51 +164,12 @@ def _edge(block, axis, depth, last):
     return block[tuple(index)]
 
 
-def _halos(x, axis, depth, periodic):
-    """Arrays whose block b holds the halo before / after block b of `x`.
-
-    They are views of thin slabs cut from the neighbouring blocks (or, at the
-    ends of an open coordinate, empty).
-    """
-    nb = x.numblocks[axis]
+def _edges(x, axis, depth, last):
+    """Array whose block b is the last (or first) `depth` points of block b of `x`."""
     sizes = list(x.chunks)
-    sizes[axis] = (depth,) * nb
-    tails = x.map_blocks(_edge, axis, depth, True, chunks=tuple(sizes), dtype=x.dtype)
-    heads = x.map_blocks(_edge, axis, depth, False, chunks=tuple(sizes), dtype=x.dtype)
-    return (
-        _shifted(tails, axis, +1, periodic, "xgradient-before-"),
-        _shifted(heads, axis, -1, periodic, "xgradient-after-"),
-    )
+    sizes[axis] = (depth,) * x.numblocks[axis]
+    return x.map_blocks(_edge, axis, depth, last, chunks=tuple(sizes), dtype=x.dtype)
 
 
-def _shifted(slabs, axis, shift, periodic, prefix):
-    """Block b of the result is block b - shift of `slabs` (wrapped or empty)."""
-    nb = slabs.numblocks[axis]
-    name = prefix + tokenize(slabs.name, shift, periodic)
-    dsk = {}
-    sizes = []
-    for b in range(nb):
-        src = b - shift
-        if periodic:
-            src %= nb
-        sizes.append(slabs.chunks[axis][src] if 0 <= src < nb else 0)
-    for index in np.ndindex(*slabs.numblocks):
-        b = index[axis]
-        src = b - shift
-        if periodic:
-            src %= nb
-        key = (name,) + index
-        if 0 <= src < nb:
-            dsk[key] = (slabs.name,) + index[:axis] + (src,) + index[axis + 1 :]
-        else:
-            shape = [slabs.chunks[d][i] for d, i in enumerate(index)]
-            shape[axis] = 0
-            dsk[key] = np.empty(shape, dtype=slabs.dtype)
-    chunks = list(slabs.chunks)
-    chunks[axis] = tuple(sizes)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[slabs])
-    return da.Array(graph, name, chunks=tuple(chunks), dtype=slabs.dtype)
-
-
-def _block_halos(lo, values, hi, weights, start, axis):
+def _block_halos(values, lo, hi, weights, start, axis):
     return kernel.apply(values, weights, start, axis=axis, threads=1, left=lo, right=hi)

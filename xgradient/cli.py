@@ -465,6 +465,7 @@ class _Pool(ThreadPoolExecutor):
 
 
 def _write(out, src, dst, encoding, overwrite, progress):
+    import dask.config
     import dask.system
 
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".xgradient-tmp", dir=dst.parent)
@@ -474,14 +475,17 @@ def _write(out, src, dst, encoding, overwrite, progress):
     # otherwise reopen a closed file for the next block and recreate it).
     pool = _Pool(max_workers=dask.system.CPU_COUNT, thread_name_prefix="xgradient")
     try:
-        job = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, compute=False)
         bar = contextlib.nullcontext()
         if progress:
             from dask.diagnostics import ProgressBar
 
             bar = ProgressBar(out=sys.stderr)
-        with bar:
-            job.compute(scheduler="threads", pool=pool)
+        # Computed inside to_netcdf, not through compute=False and a Delayed:
+        # dask orders the delayed form of an overlapping graph so that it
+        # holds a growing share of the input (dask's own map_overlap too),
+        # which would break streaming a file larger than memory.
+        with bar, dask.config.set(scheduler="threads", pool=pool):
+            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
         pool.shutdown()
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
         _check_output(src, dst, overwrite)  # again: the folder may have changed meanwhile
