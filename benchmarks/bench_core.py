@@ -62,26 +62,36 @@ def main(argv=None):
     print()
     header = f"{'axis':>4}  {'.grad':>8}  {'np.grad':>8}  {'xr.diff':>8}  {'np.copy':>8}  " \
              f"{'np/grad':>8}  {'grad/copy':>9}  {'xr/grad':>8}"
-    print(header)
-    print("-" * len(header))
     ok = True
-    for axis, dim in enumerate(("y", "x")):
-        # Interleave the candidates so that machine noise hits them alike.
-        results = {"grad": [], "numpy": [], "xarray": [], "copy": []}
-        for _ in range(args.repeat):
-            results["grad"].append(median_time(lambda: da.grad(dim), 1))
-            results["numpy"].append(median_time(lambda: np.gradient(values, coord, axis=axis), 1))
-            results["xarray"].append(median_time(lambda: da.differentiate(dim), 1))
-            results["copy"].append(median_time(lambda: np.copy(values), 1))
-        med = {k: statistics.median(v) for k, v in results.items()}
-        speedup = med["numpy"] / med["grad"]
-        floor = med["grad"] / med["copy"]
-        print(f"{axis:>4}  {med['grad'] * 1e3:7.1f}ms {med['numpy'] * 1e3:7.1f}ms "
-              f"{med['xarray'] * 1e3:7.1f}ms {med['copy'] * 1e3:7.1f}ms  "
-              f"{speedup:7.1f}x  {floor:8.2f}x  {med['xarray'] / med['grad']:7.1f}x")
-        ok &= speedup >= 4 and floor <= 1.3
-    print()
-    print("targets: np/grad >= 4 and grad/copy <= 1.3 on both axes:", "met" if ok else "NOT met")
+    # Two schedules: each candidate once per round (a cold start after the
+    # others; on a VM an idle second core wakes slowly, which hurts the
+    # two-thread .grad more than the single-thread anchors), and each
+    # candidate `burst` times back to back per round (steady throughput).
+    for title, burst in (("interleaved, one call per round", 1), ("back to back, 3 calls per round", 3)):
+        print(title)
+        print(header)
+        print("-" * len(header))
+        for axis, dim in enumerate(("y", "x")):
+            candidates = {
+                "grad": lambda: da.grad(dim),
+                "numpy": lambda: np.gradient(values, coord, axis=axis),
+                "xarray": lambda: da.differentiate(dim),
+                "copy": lambda: np.copy(values),
+            }
+            results = {k: [] for k in candidates}
+            for _ in range(args.repeat):
+                for k, fn in candidates.items():
+                    results[k] += [median_time(fn, 1) for _ in range(burst)]
+            med = {k: statistics.median(v) for k, v in results.items()}
+            speedup = med["numpy"] / med["grad"]
+            floor = med["grad"] / med["copy"]
+            print(f"{axis:>4}  {med['grad'] * 1e3:7.1f}ms {med['numpy'] * 1e3:7.1f}ms "
+                  f"{med['xarray'] * 1e3:7.1f}ms {med['copy'] * 1e3:7.1f}ms  "
+                  f"{speedup:7.1f}x  {floor:8.2f}x  {med['xarray'] / med['grad']:7.1f}x")
+            ok &= speedup >= 4 and floor <= 1.3
+        print()
+    print("targets: np/grad >= 4 and grad/copy <= 1.3 on both axes, both schedules:",
+          "met" if ok else "NOT met")
 
 
 if __name__ == "__main__":
