@@ -30,8 +30,14 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .accessor import EARTH_RADIUS
-from .coords import TIME_UNITS, is_latitude, is_longitude
+from .coords import (
+    TIME_UNITS,
+    UnknownCoordinateError,
+    is_latitude,
+    is_longitude,
+    resolve,
+)
+from .labelled import EARTH_RADIUS, differentiable_vars
 
 __all__ = ["UsageError", "gradient_file", "main"]
 
@@ -241,31 +247,16 @@ def _unique(names):
     return seen
 
 
-def _cf_bounds(ds):
-    return {
-        str(ds[v].attrs.get(key))
-        for v in ds.variables
-        for key in ("bounds", "climatology")
-        if key in ds[v].attrs
-    }
-
-
 def _plan(ds, coords, variables, geo):
     """[(coord, dim, geo for this coord, [variables])] after checking every name."""
     dims = {}
     for coord in coords:
-        if coord in ds.coords and ds.coords[coord].ndim == 1:
-            dims[coord] = ds.coords[coord].dims[0]
-        elif coord in ds.dims:
-            dims[coord] = coord
-        elif coord in ds.coords:
-            raise UsageError(
-                f"coordinate {coord!r} has dimensions {ds.coords[coord].dims}; only a 1-D "
-                "coordinate or a dimension can be differentiated along"
-            )
-        else:
-            known = sorted(set(map(str, ds.dims)) | {str(c) for c in ds.coords if ds.coords[c].ndim == 1})
-            raise UsageError(f"unknown coordinate {coord!r}; the file has {known}")
+        try:
+            dims[coord] = resolve(ds, coord).dim
+        except UnknownCoordinateError as err:
+            raise UsageError(f"unknown coordinate {coord!r}: {err}") from None
+        except (ValueError, TypeError) as err:
+            raise UsageError(_one_line(err)) from None
     geo_of = {}
     for coord in coords:
         attrs = ds.coords[coord].attrs if coord in ds.coords else {}
@@ -280,15 +271,7 @@ def _plan(ds, coords, variables, geo):
         for name in variables:
             _check_variable(ds, name, coords, dims)
         return [(c, dims[c], geo_of[c], list(variables)) for c in coords]
-    bounds = _cf_bounds(ds)
-    plan = []
-    for coord in coords:
-        names = [
-            name
-            for name, var in ds.data_vars.items()
-            if dims[coord] in var.dims and var.dtype.kind in "biuf" and name not in bounds
-        ]
-        plan.append((coord, dims[coord], geo_of[coord], names))
+    plan = [(c, dims[c], geo_of[c], list(differentiable_vars(ds, dims[c]))) for c in coords]
     if not any(names for *_, names in plan):
         wanted = sorted({dims[c] for c in coords})
         raise UsageError(f"no numeric data variable has the dimension(s) {wanted}; nothing to do")
