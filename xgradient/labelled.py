@@ -150,21 +150,29 @@ class Derivative:
             )
         result_dtype(da.dtype)  # a clear TypeError before any work
         data = differentiate(da.data, self.stencil, da.get_axis_num(dim), skipna=self.skipna)
-        out = da.copy(deep=False, data=data)
         if self.metric is not None:
-            missing = set(self.metric.dims) - set(da.dims)
-            if missing:
-                raise ValueError(
-                    f"geo=True: {label(da)} has no dimension {sorted(missing)} of the "
-                    f"latitude {self.metric.name!r} that its longitude metric needs"
-                )
-            out = (out * self.metric.astype(out.dtype)).transpose(*da.dims)
-            out.name = da.name
+            data = self._times_metric(da, data)
+        out = da.copy(deep=False, data=data)
         out.attrs = self._attrs(da)
         out.encoding = {}
         if name is not None:
             out.name = name
         return out
+
+    def _times_metric(self, da, data):
+        """`data` (laid out like `da`) times the per-latitude metric, in place if numpy."""
+        m = self.metric
+        missing = set(m.dims) - set(da.dims)
+        if missing:
+            raise ValueError(
+                f"geo=True: {label(da)} has no dimension {sorted(missing)} of the "
+                f"latitude {m.name!r} that its longitude metric needs"
+            )
+        factor = m.transpose(*[d for d in da.dims if d in m.dims]).data.astype(data.dtype)
+        factor = factor.reshape([da.sizes[d] if d in m.dims else 1 for d in da.dims])
+        if isinstance(data, np.ndarray):
+            return np.multiply(data, np.asarray(factor), out=data)
+        return data * factor
 
     def _attrs(self, da):
         attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
