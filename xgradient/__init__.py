@@ -21,14 +21,14 @@ from .coords import UnknownCoordinateError
 from .core import gradient
 
 __all__ = [
-    "gradient",
-    "UnknownCoordinateError",
-    "check_gradient",
-    "check_hessian",
-    "check_gradient_field",
-    "check_hessian_field",
     "GradientCheck",
     "HessianCheck",
+    "UnknownCoordinateError",
+    "check_gradient",
+    "check_gradient_field",
+    "check_hessian",
+    "check_hessian_field",
+    "gradient",
     "nag",
     "operators",
 ]

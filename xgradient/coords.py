@@ -11,12 +11,12 @@ import numpy as np
 
 __all__ = [
     "Coordinate",
-    "resolve",
+    "UnknownCoordinateError",
+    "detect_period",
+    "find_latitude",
     "is_latitude",
     "is_longitude",
-    "find_latitude",
-    "detect_period",
-    "UnknownCoordinateError",
+    "resolve",
 ]
 
 # udunits spellings of the time units numpy and xarray accept.

@@ -7,7 +7,7 @@ import numpy as np
 from . import chunked, gaps, kernel
 from .stencil import Stencil, build_stencil
 
-__all__ = ["gradient", "differentiate", "result_dtype"]
+__all__ = ["differentiate", "gradient", "result_dtype"]
 
 
 def _is_dask(values) -> bool:

@@ -16,9 +16,9 @@ same Fornberg routine as every other stencil.
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import NamedTuple
+
+import numpy as np
 
 from .stencil import Stencil, fornberg_weights
 
@@ -37,7 +37,7 @@ class Rule(NamedTuple):
     scale: float
 
     @classmethod
-    def of(cls, stencil: Stencil) -> "Rule":
+    def of(cls, stencil: Stencil) -> Rule:
         return cls(
             stencil.width,
             stencil.halo,
@@ -74,17 +74,27 @@ def fill(values, out, positions, left, stencil, axis):
         Gives the derivative order, accuracy, edge order and scale.
     axis : int
     """
-    f = np.moveaxis(np.asarray(values), axis, -1)
-    res = np.moveaxis(out, axis, -1)
-    m = f.shape[-1]
-    rows = res.shape[-1]
+    # Flat indices into C-ordered arrays: a gap cell's neighbours along the
+    # axis are `stride` elements apart, so each look-up is a 1-D take.
+    f = np.ascontiguousarray(values).reshape(-1)
+    res = out.view()
+    res.shape = (-1,)  # a view of the kernel's C-contiguous output (raises, never copies)
+    m = values.shape[axis]
+    rows = out.shape[axis]
+    stride = int(np.prod(values.shape[axis + 1 :], dtype=np.int64))
     valid = ~np.isnan(f)
-    centre = valid[..., left : left + rows]
-    idx = np.nonzero(np.isnan(res) & centre)
+    centre = valid.reshape(values.shape)[(slice(None),) * axis + (slice(left, left + rows),)]
+    idx = np.nonzero(np.isnan(out) & centre)
     if not idx[0].size:
         return out
-    lead, r = idx[:-1], idx[-1]
+    r = idx[axis]
     c = r + left
+    at_out = np.ravel_multi_index(idx, out.shape)
+    at_in = at_out + (c - r) * stride + (
+        (np.ravel_multi_index(idx[:axis], values.shape[:axis]) * (m - rows) * stride)
+        if axis
+        else 0
+    )
     K = stencil.width
 
     def run(step):
@@ -92,11 +102,9 @@ def fill(values, out, positions, left, stencil, axis):
         count = np.zeros(c.shape, dtype=np.int64)
         going = np.ones(c.shape, dtype=bool)
         for d in range(1, K):
-            j = c + step * d
-            inside = (j >= 0) & (j < m)
-            ok = np.zeros(c.shape, dtype=bool)
-            ok[inside] = valid[tuple(a[inside] for a in lead) + (j[inside],)]
-            going &= ok
+            inside = (c + step * d >= 0) & (c + step * d < m)
+            going &= inside
+            going[going] = valid[at_in[going] + step * d * stride]
             count += going
         return count
 
@@ -115,6 +123,6 @@ def fill(values, out, positions, left, stencil, axis):
         nodes = first[sel, None] + np.arange(k)
         offsets = positions[nodes] - positions[c[sel], None]
         w = fornberg_weights(offsets, stencil.order) * stencil.scale
-        where = tuple(a[sel, None] for a in lead)
-        res[tuple(a[sel] for a in lead) + (r[sel],)] = np.sum(w * f[where + (nodes,)], axis=-1)
+        points = f[at_in[sel, None] + (nodes - c[sel, None]) * stride]
+        res[at_out[sel]] = np.sum(w * points, axis=-1)
     return out

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["apply", "runs", "HAVE_NUMBA"]
+__all__ = ["HAVE_NUMBA", "apply", "runs"]
 
 # Below this many elements a second thread costs more than it saves.
 THREAD_MIN_SIZE = 1 << 20
@@ -207,7 +207,7 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
         t.result()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 

@@ -69,7 +69,7 @@ class Stencil:
     def size(self) -> int:
         return self.weights.shape[0]
 
-    def scaled(self, factor) -> "Stencil":
+    def scaled(self, factor) -> Stencil:
         """The same stencil with every weight multiplied by `factor`."""
         return replace(self, weights=self.weights * factor, scale=self.scale * factor)
 
