@@ -164,8 +164,15 @@ def _reference(f, lo, hi, w, start, plan, out):
             out[:, r0, :] = acc
 
 
-@functools.lru_cache(maxsize=1)
 def _pool():
+    # One pool per process: a child forked after the parent used it (e.g. a
+    # multiprocessing.Pool) inherits the pool without its threads, and would
+    # wait forever on it.
+    return _pool_of(os.getpid())
+
+
+@functools.lru_cache(maxsize=1)
+def _pool_of(pid):
     return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="xgradient")
 
 
