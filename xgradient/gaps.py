@@ -82,19 +82,16 @@ def fill(values, out, positions, left, stencil, axis):
     m = values.shape[axis]
     rows = out.shape[axis]
     stride = int(np.prod(values.shape[axis + 1 :], dtype=np.int64))
-    valid = ~np.isnan(f)
-    centre = valid.reshape(values.shape)[(slice(None),) * axis + (slice(left, left + rows),)]
-    idx = np.nonzero(np.isnan(out) & centre)
-    if not idx[0].size:
+    missing = np.isnan(f)
+    centre = missing.reshape(values.shape)[(slice(None),) * axis + (slice(left, left + rows),)]
+    # NaN result on a valid cell: for booleans, a > b is "a and not b".
+    at_out = np.flatnonzero(np.greater(np.isnan(out), centre))
+    if not at_out.size:
         return out
-    r = idx[axis]
+    # Row along the axis, and the flat index of the same cell in the input.
+    outer, r = np.divmod(at_out // stride, rows)
     c = r + left
-    at_out = np.ravel_multi_index(idx, out.shape)
-    at_in = at_out + (c - r) * stride + (
-        (np.ravel_multi_index(idx[:axis], values.shape[:axis]) * (m - rows) * stride)
-        if axis
-        else 0
-    )
+    at_in = at_out + (outer * (m - rows) + left) * stride
     K = stencil.width
 
     def run(step):
@@ -104,7 +101,7 @@ def fill(values, out, positions, left, stencil, axis):
         for d in range(1, K):
             inside = (c + step * d >= 0) & (c + step * d < m)
             going &= inside
-            going[going] = valid[at_in[going] + step * d * stride]
+            going[going] = ~missing[at_in[going] + step * d * stride]
             count += going
         return count
 
