@@ -161,7 +161,9 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
 def _edge(block, axis, depth, last):
     index = [slice(None)] * block.ndim
     index[axis] = slice(block.shape[axis] - depth, None) if last else slice(0, depth)
-    return block[tuple(index)]
+    # A copy: a view would keep the whole neighbouring block in memory until
+    # the task that needs the slab has run.
+    return block[tuple(index)].copy()
 
 
 def _edges(x, axis, depth, last):
