@@ -447,3 +447,24 @@ def test_demo_writes_its_files_and_passes_its_self_check(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     else:  # pragma: no cover - without matplotlib
         assert "pip install 'xgradient[demo]'" in res.stdout
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+def test_complevel(data, level):
+    """--complevel sets the zlib level of what is written (0: uncompressed), same numbers."""
+    out = data / f"c{level}.nc"
+    assert cli.main([str(data / "atlantic_profiles.nc"), "-o", str(out), "--coord", "depth",
+                     "--complevel", str(level), "-q"]) == 0
+    with xr.open_dataset(out) as w, xr.open_dataset(data / "atlantic_profiles.nc") as ds:
+        enc = w.dtheta_ddepth.encoding
+        assert bool(enc.get("zlib", False)) == (level > 0)
+        if level:
+            assert enc["complevel"] == level and enc["shuffle"]
+        np.testing.assert_array_equal(w.dtheta_ddepth.values, ds.theta.grad("depth").values)
+
+
+def test_complevel_out_of_range_is_a_usage_error(data, capsys):
+    assert cli.main([str(data / "atlantic_profiles.nc"), "-o", str(data / "o.nc"), "--coord",
+                     "depth", "--complevel", "10"]) == 2
+    assert "--complevel" in capsys.readouterr().err
+    assert not (data / "o.nc").exists()
