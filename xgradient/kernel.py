@@ -269,9 +269,9 @@ def _compiled(K):
     def last(f, lo, hi, w, wt, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         m = f.shape[1]
         nlo = lo.shape[1]
-        for o in range(o0, o1):
-            src = f[o]
-            dst = out[o]
+        # Two rows at a time: each weight loaded serves both.
+        for o in range(o0, o1, 2):
+            pair = o + 1 < o1
             for p in range(plan.shape[0]):
                 r0 = max(plan[p, 0], R0)
                 r1 = min(plan[p, 1], R1)
@@ -280,31 +280,47 @@ def _compiled(K):
                     # Weights transposed (K, rows), so each slot's weights are
                     # contiguous; slices and unsigned indices, so that no
                     # negative-index wraparound test stops LLVM vectorising.
-                    a = src[r0 + shift : r1 + shift + K - 1]
-                    d = dst[r0:r1]
+                    a = f[o, r0 + shift : r1 + shift + K - 1]
+                    d = out[o, r0:r1]
                     u0 = np.uint64(r0)
-                    for q in range(np.uint64(r1 - r0)):
-                        i = u0 + q
-                        acc = wt[0, i] * a[q]
-                        for j in range(1, K):
-                            acc += wt[j, i] * a[q + j]
-                        d[q] = acc
+                    if pair:
+                        b = f[o + 1, r0 + shift : r1 + shift + K - 1]
+                        e = out[o + 1, r0:r1]
+                        for q in range(np.uint64(r1 - r0)):
+                            i = u0 + q
+                            wi = wt[0, i]
+                            x = wi * a[q]
+                            y = wi * b[q]
+                            for j in range(1, K):
+                                wi = wt[j, i]
+                                x += wi * a[q + j]
+                                y += wi * b[q + j]
+                            d[q] = x
+                            e[q] = y
+                    else:
+                        for q in range(np.uint64(r1 - r0)):
+                            i = u0 + q
+                            x = wt[0, i] * a[q]
+                            for j in range(1, K):
+                                x += wt[j, i] * a[q + j]
+                            d[q] = x
                 else:
-                    for r in range(r0, r1):
-                        acc = 0.0
-                        for j in range(K):
-                            wj = w[r, j]
-                            if wj != wj:
-                                continue
-                            i = start[r] + j
-                            if i < 0:
-                                v = lo[o, nlo + i]
-                            elif i >= m:
-                                v = hi[o, i - m]
-                            else:
-                                v = src[i]
-                            acc += wj * v
-                        dst[r] = acc
+                    for oo in range(o, o + 2 if pair else o + 1):
+                        for r in range(r0, r1):
+                            acc = 0.0
+                            for j in range(K):
+                                wj = w[r, j]
+                                if wj != wj:  # NaN marks an unused slot
+                                    continue
+                                i = start[r] + j
+                                if i < 0:
+                                    v = lo[oo, nlo + i]
+                                elif i >= m:
+                                    v = hi[oo, i - m]
+                                else:
+                                    v = f[oo, i]
+                                acc += wj * v
+                            out[oo, r] = acc
 
     class Loops:
         pass
