@@ -214,14 +214,28 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
         t.result()
 
 
+if HAVE_NUMBA:
+
+    @numba.njit(nogil=True, cache=True, inline="always")
+    def _point(f, lo, hi, o, i):  # pragma: no cover - compiled
+        """Point i of row o, counted from values[0]: from the halos past either end.
+
+        A plane of `inner` values in the middle loop, one value in the last-axis one.
+        """
+        m = f.shape[1]
+        if i < 0:
+            return lo[o, lo.shape[1] + i]
+        if i >= m:
+            return hi[o, i - m]
+        return f[o, i]
+
+
 @functools.cache
 def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
     @numba.njit(nogil=True, cache=True)
     def middle(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
-        m = f.shape[1]
-        nlo = lo.shape[1]
         inner = f.shape[2]
         acc = np.empty(inner)  # float64, whatever the data's dtype
         for o in range(o0, o1):
@@ -253,13 +267,7 @@ def _compiled(K):
                             wj = w[r, j]
                             if wj != wj:  # NaN marks an unused slot
                                 continue
-                            i = start[r] + j
-                            if i < 0:
-                                src = lo[o, nlo + i]
-                            elif i >= m:
-                                src = hi[o, i - m]
-                            else:
-                                src = fo[i]
+                            src = _point(f, lo, hi, o, start[r] + j)
                             for t in range(inner):
                                 acc[t] += wj * src[t]
                         for t in range(inner):
@@ -267,8 +275,6 @@ def _compiled(K):
 
     @numba.njit(nogil=True, cache=True)
     def last(f, lo, hi, w, wt, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
-        m = f.shape[1]
-        nlo = lo.shape[1]
         # Two rows at a time: each weight loaded serves both.
         for o in range(o0, o1, 2):
             pair = o + 1 < o1
@@ -312,14 +318,7 @@ def _compiled(K):
                                 wj = w[r, j]
                                 if wj != wj:  # NaN marks an unused slot
                                     continue
-                                i = start[r] + j
-                                if i < 0:
-                                    v = lo[oo, nlo + i]
-                                elif i >= m:
-                                    v = hi[oo, i - m]
-                                else:
-                                    v = f[oo, i]
-                                acc += wj * v
+                                acc += wj * _point(f, lo, hi, oo, start[r] + j)
                             out[oo, r] = acc
 
     class Loops:
