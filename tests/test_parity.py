@@ -358,3 +358,21 @@ def test_uniform_detection_is_irrelevant_to_the_result():
     for coord in (x, xu):
         out = xgradient.gradient(f, coord, edge_order=2)
         assert_matches_numpy(out, f, coord, 0, 2)
+
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_axis_before_long_rows_goes_in_column_tiles(periodic):
+    """A short axis before many columns (3-D fields along time): the columns are
+    swept in tiles, the one-sided and wrapped edge rows too; a partial last tile."""
+    rng = np.random.default_rng(21)
+    f = rng.standard_normal((7, 2 * kernel.TILE + 37))
+    if periodic:
+        x = np.sort(rng.uniform(0, 360, 7))
+        out = xgradient.gradient(f, x, axis=0, periodic=True)
+        xp = np.concatenate([[x[-1] - 360], x, [x[0] + 360]])
+        expected = np.gradient(np.concatenate([f[-1:], f, f[:1]]), xp, axis=0)[1:-1]
+        np.testing.assert_array_equal(out, expected)
+    else:
+        x = coordinate("random", 7, rng)
+        assert_matches_numpy(xgradient.gradient(f, x, axis=0, edge_order=2), f, x, 0, 2)

@@ -39,7 +39,7 @@ __all__ = ["HAVE_NUMBA", "apply", "runs"]
 THREAD_MIN_SIZE = 1 << 20
 # Columns swept per output row when the axis is not the last: K rows of this
 # many float64 stay in L2 while the next row reuses them.
-TILE = 8192
+TILE = 1 << 17
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import numba
@@ -173,7 +173,7 @@ def _pool():
 
 @functools.lru_cache(maxsize=1)
 def _pool_of(pid):
-    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="xgradient")
+    return ThreadPoolExecutor(max_workers=max(_cores() - 1, 1), thread_name_prefix="xgradient")
 
 
 def _cores():
@@ -206,12 +206,14 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
     split_outer = outer >= threads
     n = outer if split_outer else rows
     edges = np.linspace(0, n, threads + 1).astype(int)
-    tasks = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        span = (a, b, 0, rows) if split_outer else (0, outer, a, b)
-        tasks.append(_pool().submit(loop, *span))
-    for t in tasks:
-        t.result()
+    spans = [(a, b, 0, rows) if split_outer else (0, outer, a, b) for a, b in zip(edges[:-1], edges[1:])]
+    # The calling thread does the last share itself: one thread fewer to wake.
+    tasks = [_pool().submit(loop, *span) for span in spans[:-1]]
+    try:
+        loop(*spans[-1])
+    finally:
+        for t in tasks:
+            t.result()
 
 
 if HAVE_NUMBA:
@@ -237,7 +239,7 @@ def _compiled(K):
     @numba.njit(nogil=True, cache=True)
     def middle(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         inner = f.shape[2]
-        acc = np.empty(inner)  # float64, whatever the data's dtype
+        acc = np.empty(min(inner, TILE))  # float64, whatever the data's dtype
         for o in range(o0, o1):
             fo = f[o]
             for p in range(plan.shape[0]):
@@ -259,19 +261,23 @@ def _compiled(K):
                                     a += w[r, j] * fo[s + j, u0 + t]
                                 dst[u0 + t] = a
                 else:
+                    # Also in column tiles, so that the float64 sums stay in cache.
                     for r in range(r0, r1):
                         dst = out[o, r]
-                        for t in range(inner):
-                            acc[t] = 0.0
-                        for j in range(K):
-                            wj = w[r, j]
-                            if wj != wj:  # NaN marks an unused slot
-                                continue
-                            src = _point(f, lo, hi, o, start[r] + j)
-                            for t in range(inner):
-                                acc[t] += wj * src[t]
-                        for t in range(inner):
-                            dst[t] = acc[t]
+                        for t0 in range(0, inner, TILE):
+                            n = np.uint64(min(TILE, inner - t0))
+                            u0 = np.uint64(t0)
+                            for t in range(n):
+                                acc[t] = 0.0
+                            for j in range(K):
+                                wj = w[r, j]
+                                if wj != wj:  # NaN marks an unused slot
+                                    continue
+                                src = _point(f, lo, hi, o, start[r] + j)
+                                for t in range(n):
+                                    acc[t] += wj * src[u0 + t]
+                            for t in range(n):
+                                dst[u0 + t] = acc[t]
 
     @numba.njit(nogil=True, cache=True)
     def last(f, lo, hi, w, wt, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
