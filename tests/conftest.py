@@ -153,6 +153,38 @@ def rng():
     return np.random.default_rng(20240601)
 
 
+class ChunkWrites:
+    """The variable written by each raw chunk write and each ordinary write."""
+
+    def __init__(self):
+        self.raw, self.h5py = [], []
+
+    def counts(self):
+        return {"raw": len(self.raw), "h5py": len(self.h5py)}
+
+
+@pytest.fixture
+def chunk_writes(monkeypatch):
+    """Record, in this process, the netCDF chunks xgradient.to_netcdf writes raw
+    (compressed in the worker threads) and its ordinary h5py writes."""
+    from xgradient import ncwrite
+
+    writes = ChunkWrites()
+    raw, ordinary = ncwrite._ChunkTarget._write_raw, ncwrite._ChunkTarget._write_h5py
+
+    def record_raw(self, corner, data):
+        writes.raw.append(self.wrapped.variable_name)
+        raw(self, corner, data)
+
+    def record_h5py(self, key, value):
+        writes.h5py.append(self.wrapped.variable_name)
+        ordinary(self, key, value)
+
+    monkeypatch.setattr(ncwrite._ChunkTarget, "_write_raw", record_raw)
+    monkeypatch.setattr(ncwrite._ChunkTarget, "_write_h5py", record_h5py)
+    return writes
+
+
 # ---------------------------------------------------------------------------
 # Real data
 

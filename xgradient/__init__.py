@@ -5,6 +5,7 @@
     ds.temp.grad("lat")                # d temp / d lat, nonuniform spacing
     ds.grad("depth", edge_order=2)     # every variable that has depth
     xgradient.gradient(values, coord_values, axis=0)   # numpy or dask arrays
+    xgradient.to_netcdf(ds, "out.nc", encoding)        # compressed in parallel
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
@@ -19,6 +20,7 @@ from .check import (
 )
 from .coords import UnknownCoordinateError
 from .core import gradient
+from .ncwrite import to_netcdf
 
 __all__ = [
     "GradientCheck",
@@ -31,6 +33,7 @@ __all__ = [
     "gradient",
     "nag",
     "operators",
+    "to_netcdf",
 ]
 
 __version__ = "0.1.0"
