@@ -212,6 +212,55 @@ def test_skipna_keeps_the_coastal_cells(data):
             assert int(written.notnull().sum()) > int(plain.notnull().sum())
 
 
+def netcdf_layout(path):
+    """What netCDF-C sees: format, dimensions, global attributes, and for each
+    variable its dimensions, dtype, attributes, filters and chunking."""
+    import netCDF4
+
+    with netCDF4.Dataset(path) as nc:
+        variables = {
+            name: (v.dimensions, v.dtype, {k: str(v.getncattr(k)) for k in v.ncattrs()}, v.filters(), v.chunking())
+            for name, v in nc.variables.items()
+        }
+        attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+        dims = {name: (len(d), d.isunlimited()) for name, d in nc.dimensions.items()}
+        return nc.file_format, dims, attrs, variables
+
+
+@pytest.mark.parametrize(
+    "name, coords",
+    [("ostia_monthly.nc", ["latitude", "longitude"]), ("A1B_north_america.nc", ["time", "latitude"])],
+)
+def test_same_file_compressed_in_the_workers_or_by_netcdf4(data, monkeypatch, chunk_writes, name, coords):
+    """With h5netcdf the chunks are compressed in the worker threads, all of them
+    (none through h5py's ordinary write); without it, netCDF4 writes the file as
+    before. What netCDF-C and xarray read from either is the same."""
+    src = data / name
+    options = {"geo": True, "skipna": True, "history": "made by the test"}
+    parallel = cli.gradient_file(src, data / "parallel.nc", coords, **options)
+    with xr.open_dataset(parallel) as written, xr.open_dataset(src) as given:
+        derivatives = {v for v in written.data_vars if v not in given.variables}
+    # Every chunk of every derivative written raw; through h5py, only the
+    # small contiguous variables carried over from the input (time bounds).
+    assert set(chunk_writes.raw) == derivatives
+    assert not derivatives & set(chunk_writes.h5py)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("xgradient.to_netcdf called without h5netcdf")
+
+    monkeypatch.setitem(sys.modules, "h5netcdf", None)  # import h5netcdf raises ImportError
+    monkeypatch.setattr(cli.ncwrite, "to_netcdf", refuse)
+    serial = cli.gradient_file(src, data / "serial.nc", coords, **options)
+
+    assert netcdf_layout(parallel) == netcdf_layout(serial)
+    with xr.open_dataset(parallel, engine="netcdf4", decode_timedelta=False) as a, \
+            xr.open_dataset(serial, engine="netcdf4", decode_timedelta=False) as b:
+        xr.testing.assert_identical(a.load(), b.load())
+        assert a.time.encoding["units"] == b.time.encoding["units"]
+        assert a.time.encoding["calendar"] == b.time.encoding["calendar"]
+        assert a.attrs["history"].splitlines()[0] == "made by the test"
+
+
 def test_default_chunks_bound_the_block_size():
     import dask.array as da
 

@@ -237,6 +237,35 @@ def test_many_chunks_compute_on_cluster(client):
 
 
 # ---------------------------------------------------------------------------
+# Writing netCDF
+
+
+def test_to_netcdf_compresses_and_writes_from_the_workers(client, tmp_path, monkeypatch):
+    # Each worker process encodes its blocks and writes them itself, reopening
+    # the file under xarray's distributed lock; the truth is the result in memory.
+    pytest.importorskip("h5netcdf")
+    from xgradient import ncwrite
+
+    layouts = []
+    init = ncwrite._ChunkTarget.__init__
+
+    def recording_init(self, wrapped):
+        init(self, wrapped)
+        layouts.append(self.layout)
+
+    monkeypatch.setattr(ncwrite._ChunkTarget, "__init__", recording_init)
+    rng = np.random.default_rng(19)
+    lazy = field(rng, np.float32).chunk({"time": 1}).grad("lat")
+    path = tmp_path / "grad.nc"
+    encoding = {"t": {"zlib": True, "complevel": 1, "shuffle": True, "chunksizes": (1, 48, 40)}}
+    xgradient.to_netcdf(lazy, path, encoding)
+    with xr.open_dataarray(path, engine="netcdf4") as back:
+        xr.testing.assert_identical(back.load(), client.compute(lazy).result())
+        assert back.encoding["zlib"] and back.encoding["chunksizes"] == (1, 48, 40)
+    assert len(layouts) == 1 and layouts[0].level == 1  # the direct write was set up
+
+
+# ---------------------------------------------------------------------------
 # Losing a worker
 
 

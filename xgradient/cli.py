@@ -3,7 +3,8 @@
 ``xgradient INPUT.nc -o OUTPUT.nc --coord lat --coord lon --geo`` opens the
 input lazily with dask, builds the derivatives with the ``.grad`` accessor and
 streams them to a compressed netCDF file, block by block, so that memory stays
-bounded whatever the size of the file. The output is first written to a
+bounded whatever the size of the file; each block is compressed by the thread
+that computed it (``xgradient.to_netcdf``). The output is first written to a
 temporary file beside it and renamed at the end: an interrupted run leaves no
 half-written output, and an older output stays as it was until the new one is
 complete.
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import __version__
+from . import __version__, ncwrite
 from .coords import (
     TIME_UNITS,
     UnknownCoordinateError,
@@ -49,7 +50,7 @@ NC_CHUNK_BYTES = 4 * 2**20
 #: zlib with the shuffle filter suits float data. Level 1 by default: on a
 #: derivative (rougher than the field, so slower to compress) it is about
 #: 1.5x faster than level 4 for files about 2 % larger, and compression is
-#: what bounds the command's speed (it runs under the netCDF library's lock).
+#: most of the command's work (done in the worker threads: xgradient.ncwrite).
 COMPLEVEL = 1
 #: Encoding entries of the input's coordinates that the output keeps (the
 #: others, such as the input's chunking, describe the input file).
@@ -382,7 +383,7 @@ def _nc_chunks(shape, itemsize, target=NC_CHUNK_BYTES):
     """netCDF chunk shape: divides the dask block `shape`, at most `target` bytes.
 
     Every dask block then covers whole netCDF chunks, so each chunk is
-    compressed once, by one task.
+    compressed once, by the task that computed it, and written raw.
 
     >>> _nc_chunks((12, 180, 360), 4, target=2**20)
     (4, 180, 360)
@@ -474,7 +475,7 @@ def _write(out, src, dst, encoding, overwrite, progress):
         # holds a growing share of the input (dask's own map_overlap too),
         # which would break streaming a file larger than memory.
         with bar, dask.config.set(scheduler="threads", pool=pool):
-            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+            _to_netcdf(out, tmp, encoding)
         pool.shutdown()
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
         _check_output(src, dst, overwrite)  # again: the folder may have changed meanwhile
@@ -485,6 +486,19 @@ def _write(out, src, dst, encoding, overwrite, progress):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
+
+
+def _to_netcdf(out, path, encoding):
+    """Write `out` as netCDF-4, compressing in the worker threads when h5netcdf is there."""
+    try:
+        import h5netcdf  # noqa: F401
+        import h5py  # noqa: F401
+    except ImportError:
+        # HDF5 compresses each block inside its write call, under its lock:
+        # the same file, at the speed of one core.
+        out.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
+    else:
+        ncwrite.to_netcdf(out, path, encoding)
 
 
 @contextlib.contextmanager
