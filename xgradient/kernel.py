@@ -281,9 +281,9 @@ def _compiled(K):
 
     @numba.njit(nogil=True, cache=True)
     def last(f, lo, hi, w, wt, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
-        # Two rows at a time: each weight loaded serves both.
-        for o in range(o0, o1, 2):
-            pair = o + 1 < o1
+        # Four rows at a time: each weight loaded serves all four.
+        for o in range(o0, o1, 4):
+            rows = min(4, o1 - o)
             for p in range(plan.shape[0]):
                 r0 = max(plan[p, 0], R0)
                 r1 = min(plan[p, 1], R1)
@@ -292,32 +292,36 @@ def _compiled(K):
                     # Weights transposed (K, rows), so each slot's weights are
                     # contiguous; slices and unsigned indices, so that no
                     # negative-index wraparound test stops LLVM vectorising.
-                    a = f[o, r0 + shift : r1 + shift + K - 1]
-                    d = out[o, r0:r1]
                     u0 = np.uint64(r0)
-                    if pair:
+                    if rows == 4:
+                        a = f[o, r0 + shift : r1 + shift + K - 1]
                         b = f[o + 1, r0 + shift : r1 + shift + K - 1]
-                        e = out[o + 1, r0:r1]
+                        c = f[o + 2, r0 + shift : r1 + shift + K - 1]
+                        g = f[o + 3, r0 + shift : r1 + shift + K - 1]
+                        da, db, dc, dg = out[o, r0:r1], out[o + 1, r0:r1], out[o + 2, r0:r1], out[o + 3, r0:r1]
                         for q in range(np.uint64(r1 - r0)):
                             i = u0 + q
                             wi = wt[0, i]
-                            x = wi * a[q]
-                            y = wi * b[q]
+                            xa, xb, xc, xg = wi * a[q], wi * b[q], wi * c[q], wi * g[q]
                             for j in range(1, K):
                                 wi = wt[j, i]
-                                x += wi * a[q + j]
-                                y += wi * b[q + j]
-                            d[q] = x
-                            e[q] = y
+                                xa += wi * a[q + j]
+                                xb += wi * b[q + j]
+                                xc += wi * c[q + j]
+                                xg += wi * g[q + j]
+                            da[q], db[q], dc[q], dg[q] = xa, xb, xc, xg
                     else:
-                        for q in range(np.uint64(r1 - r0)):
-                            i = u0 + q
-                            x = wt[0, i] * a[q]
-                            for j in range(1, K):
-                                x += wt[j, i] * a[q + j]
-                            d[q] = x
+                        for oo in range(o, o + rows):
+                            a = f[oo, r0 + shift : r1 + shift + K - 1]
+                            d = out[oo, r0:r1]
+                            for q in range(np.uint64(r1 - r0)):
+                                i = u0 + q
+                                x = wt[0, i] * a[q]
+                                for j in range(1, K):
+                                    x += wt[j, i] * a[q + j]
+                                d[q] = x
                 else:
-                    for oo in range(o, o + 2 if pair else o + 1):
+                    for oo in range(o, o + rows):
                         for r in range(r0, r1):
                             acc = 0.0
                             for j in range(K):
