@@ -28,6 +28,7 @@ is the limit, and one core cannot use all of it).
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -206,7 +207,7 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
     split_outer = outer >= threads
     n = outer if split_outer else rows
     edges = np.linspace(0, n, threads + 1).astype(int)
-    spans = [(a, b, 0, rows) if split_outer else (0, outer, a, b) for a, b in zip(edges[:-1], edges[1:])]
+    spans = [(a, b, 0, rows) if split_outer else (0, outer, a, b) for a, b in itertools.pairwise(edges)]
     # The calling thread does the last share itself: one thread fewer to wake.
     tasks = [_pool().submit(loop, *span) for span in spans[:-1]]
     try:
