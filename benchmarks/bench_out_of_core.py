@@ -6,26 +6,32 @@ generator itself never holds the field, then runs three jobs, each in a fresh
 Python process, and measures that process's peak resident memory (the
 ``ru_maxrss`` that ``os.wait4`` reports for it alone) and wall time:
 
-``cli``       ``python -m xgradient IN.nc -o OUT.nc --coord lat --quiet``
-``accessor``  ``xr.open_dataset(IN, chunks=...)`` -> ``.grad("lat")`` -> ``to_netcdf``
-``copy``      the same pipeline without the gradient: open -> ``to_netcdf``
+``cli``        ``python -m xgradient IN.nc -o OUT.nc --coord lat --quiet``
+``accessor``   ``xr.open_dataset(IN, chunks=...)`` -> ``.grad("lat")`` ->
+               ``xgradient.to_netcdf``
+``accessor-xr`` the same, written by xarray's ``to_netcdf`` (engine netcdf4)
+``copy``       the same pipeline without the gradient: open -> xarray's
+               ``to_netcdf``
 
-All three use the same dask chunks and write the same netCDF encoding as the
-command does (zlib level 1 with shuffle, one time step per netCDF chunk), so
-the copy is the floor the gradient jobs are measured against: the same bytes
-read, decompressed or not, the same bytes compressed and written. Jobs are run
-``--repeat`` times, interleaved, and the medians reported. The file is read
-from the page cache (it was just written) in every job alike.
+All of them use the same dask chunks and write the same netCDF encoding as
+the command does (zlib level 1 with shuffle, one time step per netCDF chunk),
+so the copy is the floor the gradient jobs are measured against: the same
+bytes read, decompressed or not, the same bytes compressed and written. Jobs
+are run ``--repeat`` times, interleaved, and the medians reported. The file is
+read from the page cache (it was just written) in every job alike.
 
 Targets: peak RSS under 1 GiB for the gradient jobs, whatever the file size;
 wall time within 1.3x of the copy.
 
-Compression is most of the work: the netCDF library compresses inside its
-write call, under the lock that serialises writes, so these jobs run on about
-one core whatever the machine, and a derivative (rougher than the field)
-takes longer to compress than the field itself. ``--uncompressed`` makes the
-accessor and copy jobs write plain netCDF (the command always compresses), to
-see the cost of the derivative alone.
+Compression is most of the work, and a derivative (rougher than the field)
+takes longer to compress than the field itself. xarray's writers hand each
+block to the netCDF library, which compresses inside its write call, under the
+lock that serialises writes: ``accessor-xr`` and ``copy`` run on about one
+core whatever the machine. ``xgradient.to_netcdf`` (``cli`` and ``accessor``)
+compresses each chunk in the worker thread that computed it and writes the
+compressed bytes. ``--uncompressed`` makes the accessor and copy jobs write
+plain netCDF (the command always compresses), to see the cost of the
+derivative alone.
 
 Usage::
 
@@ -112,8 +118,10 @@ ds = xr.open_dataset(src, chunks={"time": tchunk, "lat": -1, "lon": -1}, cache=F
 out = ds[["t"]].grad(["lat"])
 _, nlat, nlon = ds.t.shape
 enc = {v: dict(comp, chunksizes=(1, nlat, nlon)) for v in out.data_vars}
-out.to_netcdf(dst, engine="netcdf4", encoding=enc)
+WRITE
 """
+PARALLEL_WRITE = "xgradient.to_netcdf(out, dst, enc)"
+XARRAY_WRITE = 'out.to_netcdf(dst, engine="netcdf4", encoding=enc)'
 
 # The fixed cost in every gradient job: imports, and the kernel's first call
 # (numba compiles it, or loads it from its cache).
@@ -139,7 +147,8 @@ def job_commands(src, dst, tchunk, compression=COMPRESSION):
     return {
         "cli": [py, "-m", "xgradient", str(src), "-o", str(dst), "--coord", "lat",
                 "--chunks", f"time={tchunk}", "--quiet", "--overwrite"],
-        "accessor": [py, "-c", ACCESSOR_JOB, *args],
+        "accessor": [py, "-c", ACCESSOR_JOB.replace("WRITE", PARALLEL_WRITE), *args],
+        "accessor-xr": [py, "-c", ACCESSOR_JOB.replace("WRITE", XARRAY_WRITE), *args],
         "copy": [py, "-c", COPY_JOB, *args],
         "startup": [py, "-c", STARTUP_JOB],
     }
@@ -199,7 +208,7 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=1, help="runs of each job, interleaved")
     parser.add_argument("--uncompressed", action="store_true",
                         help="accessor and copy jobs write without compression")
-    parser.add_argument("--jobs", default="cli,accessor,copy,startup",
+    parser.add_argument("--jobs", default="cli,accessor,accessor-xr,copy,startup",
                         help="which jobs to run, comma-separated (default: all; 'startup' is "
                         "the imports and first kernel call alone, the fixed cost of a job)")
     parser.add_argument("--keep", action="store_true", help="keep the files")
@@ -231,24 +240,24 @@ def main(argv=None):
         print("output: " + ("accessor and copy uncompressed, cli zlib-1 + shuffle" if args.uncompressed
                             else "zlib level 1 + shuffle, one time step per netCDF chunk, for every job"))
         print()
-        names = tuple(j for j in ("cli", "accessor", "copy", "startup") if j in args.jobs.split(","))
+        names = tuple(j for j in ("cli", "accessor", "accessor-xr", "copy", "startup") if j in args.jobs.split(","))
         results = {k: [] for k in names}
         for r in range(args.repeat):
             for name in names:  # interleaved: machine noise hits all alike
                 dst = workdir / f"out-{name}.nc"
                 cmd = job_commands(src, dst, tchunk, {} if args.uncompressed else COMPRESSION)[name]
                 results[name].append(run_measured(cmd, env))
-                if r == 0 and name in ("cli", "accessor"):
+                if r == 0 and name in ("cli", "accessor", "accessor-xr"):
                     check_output(src, dst, "dt_dlat")
                 dst.unlink(missing_ok=True)
         med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in results.items()}
-        header = f"{'job':<9} {'wall':>8} {'peak RSS':>9} {'CPU':>8} {'wall/copy':>10} {'RSS/file':>9}"
+        header = f"{'job':<11} {'wall':>8} {'peak RSS':>9} {'CPU':>8} {'wall/copy':>10} {'RSS/file':>9}"
         print(header)
         print("-" * len(header))
         copy = med.get("copy", (float("nan"),))[0]
         for name in names:
             wall, rss, cpu = med[name]
-            print(f"{name:<9} {wall:7.1f}s {rss / MIB:7.0f}MiB {cpu:7.1f}s "
+            print(f"{name:<11} {wall:7.1f}s {rss / MIB:7.0f}MiB {cpu:7.1f}s "
                   f"{wall / copy:9.2f}x {rss / size:8.3f}")
         print()
         grads = [k for k in ("cli", "accessor") if k in med]
