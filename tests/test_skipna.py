@@ -187,3 +187,28 @@ def test_ostia_coasts(sample_path):
         else:
             hand = (values[r, c] - values[r, w]) / dw
         assert np.isclose(kept.values[r, c], hand, rtol=1e-5), (r, c)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 9),
+    st.integers(1, 200),
+    st.integers(0, 2),
+    st.floats(0.0, 1.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_nan_result_scan_compiled_equals_numpy(outer, rows, inner, left, fraction, seed):
+    """The compiled scan for NaN results on valid cells finds exactly numpy's cells
+    (runs of 64 with and without hits, partial last runs, a halo of `left` rows)."""
+    from xgradient import gaps
+
+    rng = np.random.default_rng(seed)
+    f = rng.standard_normal((outer, rows + left + 1, inner))
+    f[rng.random(f.shape) < fraction / 2] = np.nan
+    out = rng.standard_normal((outer, rows, inner))
+    out[rng.random(out.shape) < fraction] = np.nan
+    expected = gaps._nan_results_numpy(f, out, left)
+    found = gaps._nan_results(f, out, left)
+    assert found.dtype == np.int64
+    np.testing.assert_array_equal(found, expected)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .kernel import numba
 from .stencil import Stencil, fornberg_weights
 
 __all__ = ["Rule", "fill", "reach"]
@@ -82,10 +83,7 @@ def fill(values, out, positions, left, stencil, axis):
     m = values.shape[axis]
     rows = out.shape[axis]
     stride = int(np.prod(values.shape[axis + 1 :], dtype=np.int64))
-    missing = np.isnan(f)
-    centre = missing.reshape(values.shape)[(slice(None),) * axis + (slice(left, left + rows),)]
-    # NaN result on a valid cell: for booleans, a > b is "a and not b".
-    at_out = np.flatnonzero(np.greater(np.isnan(out), centre))
+    at_out = _nan_results(f.reshape(-1, m, stride), res.reshape(-1, rows, stride), left)
     if not at_out.size:
         return out
     # Row along the axis, and the flat index of the same cell in the input.
@@ -101,7 +99,7 @@ def fill(values, out, positions, left, stencil, axis):
         for d in range(1, K):
             inside = (c + step * d >= 0) & (c + step * d < m)
             going &= inside
-            going[going] = ~missing[at_in[going] + step * d * stride]
+            going[going] = ~np.isnan(f[at_in[going] + step * d * stride])
             count += going
         return count
 
@@ -123,3 +121,46 @@ def fill(values, out, positions, left, stencil, axis):
         points = f[at_in[sel, None] + (nodes - c[sel, None]) * stride]
         res[at_out[sel]] = np.sum(w * points, axis=-1)
     return out
+
+
+def _nan_results_numpy(f, out, left):
+    """Flat indices into `out` (outer, rows, inner) of NaN results on valid cells.
+
+    Row ``r`` of `out` belongs to point ``r + left`` of `f` (outer, m, inner).
+    """
+    centre = f[:, left : left + out.shape[1], :]
+    # For booleans, a > b is "a and not b".
+    return np.flatnonzero(np.greater(np.isnan(out), np.isnan(centre)))
+
+
+_nan_results = _nan_results_numpy
+
+if numba is not None:
+
+    @numba.njit(nogil=True, cache=True)
+    def _nan_results(f, out, left):  # pragma: no cover - compiled
+        # One pass over the result and the input, in runs of 64 cells: a run
+        # without a hit (most of them) costs one vectorised count.
+        found = np.empty(1024, np.int64)
+        n = 0
+        outer, rows, inner = out.shape
+        for o in range(outer):
+            for r in range(rows):
+                res, val = out[o, r], f[o, r + left]
+                base = (o * rows + r) * inner
+                for i0 in range(0, inner, 64):
+                    a, b = res[i0 : i0 + 64], val[i0 : i0 + 64]
+                    hits = 0
+                    for i in range(np.uint64(a.shape[0])):  # unsigned: it vectorises
+                        hits += (a[i] != a[i]) & (b[i] == b[i])
+                    if hits == 0:
+                        continue
+                    if n + hits > found.shape[0]:
+                        grown = np.empty(2 * (n + hits), np.int64)
+                        grown[:n] = found[:n]
+                        found = grown
+                    for i in range(a.shape[0]):
+                        if a[i] != a[i] and b[i] == b[i]:
+                            found[n] = base + i0 + i
+                            n += 1
+        return found[:n].copy()
