@@ -154,7 +154,8 @@ class _Layout(NamedTuple):
         filters = [plist.get_filter(i)[:3] for i in range(plist.get_nfilters())]
         codes = [code for code, _, _ in filters]
         # HDF5 runs the pipeline in this order on write: shuffle, then deflate.
-        if codes not in ([], [H5Z_FILTER_SHUFFLE], [H5Z_FILTER_DEFLATE], [H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE]):
+        if codes not in ([], [H5Z_FILTER_SHUFFLE], [H5Z_FILTER_DEFLATE],
+                         [H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE]):
             return None
         level = int(filters[-1][2][0]) if H5Z_FILTER_DEFLATE in codes else None
         return cls(tuple(dset.chunks), dset.dtype, dset.fillvalue, H5Z_FILTER_SHUFFLE in codes, level)
@@ -225,7 +226,7 @@ class _ChunkTarget:
             # h5netcdf's variable keeps its h5py dataset private; without it
             # (another h5netcdf), everything goes through ordinary writes.
             result = fn(getattr(self.wrapped.get_array(needs_lock=False), "_h5ds", None))
-            if store.autoclose:  # distributed: each write reopens the file
+            if store.autoclose:  # worker processes: each write reopens the file
                 store.close(needs_lock=False)
         return result
 
