@@ -41,6 +41,9 @@ THREAD_MIN_SIZE = 1 << 20
 # Columns swept per output row when the axis is not the last: K rows of this
 # many float64 stay in L2 while the next row reuses them.
 TILE = 1 << 17
+# Columns per pass of the rows that sum slot by slot (ends, halos): their
+# float64 sums stay in L1.
+SUM_TILE = 256
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import numba
@@ -240,7 +243,7 @@ def _compiled(K):
     @numba.njit(nogil=True, cache=True)
     def middle(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
         inner = f.shape[2]
-        acc = np.empty(min(inner, TILE))  # float64, whatever the data's dtype
+        acc = np.empty(min(inner, SUM_TILE))  # float64, whatever the data's dtype
         for o in range(o0, o1):
             fo = f[o]
             for p in range(plan.shape[0]):
@@ -262,11 +265,11 @@ def _compiled(K):
                                     a += w[r, j] * fo[s + j, u0 + t]
                                 dst[u0 + t] = a
                 else:
-                    # Also in column tiles, so that the float64 sums stay in cache.
+                    # In small column tiles, so that the float64 sums stay in L1.
                     for r in range(r0, r1):
                         dst = out[o, r]
-                        for t0 in range(0, inner, TILE):
-                            n = np.uint64(min(TILE, inner - t0))
+                        for t0 in range(0, inner, SUM_TILE):
+                            n = np.uint64(min(SUM_TILE, inner - t0))
                             u0 = np.uint64(t0)
                             for t in range(n):
                                 acc[t] = 0.0
