@@ -270,3 +270,41 @@ def test_dask_is_lazy_and_equal(chunks):
                 "long_name": f"derivative of temperature with respect to {coord}",
             }
         )
+
+
+# ---------------------------------------------------------------------------
+# The longitude metric, applied by the kernel as results are written
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dims", [("time", "lat", "lon"), ("lon", "time", "lat")])
+@pytest.mark.parametrize("skipna", [False, True])
+def test_longitude_metric_numpy_dask_and_truth(dtype, dims, skipna):
+    """d/dx = d/dlon / (R cos(lat) pi/180): numpy.gradient along lon times the
+    metric in float64, rounded once; every chunking gives the same bits."""
+    rng = np.random.default_rng(23)
+    lat = np.sort(rng.uniform(-80.0, 80.0, 9))
+    lon = np.sort(rng.uniform(0.0, 300.0, 11))  # not global: no wrap
+    sizes = {"time": 3, "lat": lat.size, "lon": lon.size}
+    values = rng.standard_normal([sizes[d] for d in dims]).astype(dtype)
+    T = xr.DataArray(
+        values,
+        dims=dims,
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+        attrs={"units": "K"},
+    )
+    got = T.grad("lon", geo=True, skipna=skipna)
+    assert got.dtype == dtype
+    radius = 6371008.8  # the documented default
+    axis = dims.index("lon")
+    metric = 1.0 / (radius * np.pi / 180.0 * np.cos(np.deg2rad(lat)))
+    shape = [1] * 3
+    shape[dims.index("lat")] = -1
+    truth = np.gradient(values.astype(np.float64), lon, axis=axis) * metric.reshape(shape)
+    # To a few float64 ulps (the metric's own rounding), or one float32 ulp
+    # (with skipna the metric is applied after the rounding to float32).
+    ulps = 4e-15 if dtype == np.float64 else (2.5e-7 if skipna else 1.2e-7)
+    np.testing.assert_allclose(got.values, truth.astype(dtype), rtol=ulps)
+    for chunks in ({"lat": 1}, {"lon": 3}, {"time": 2, "lat": 4, "lon": 5}):
+        lazy = T.chunk(chunks).grad("lon", geo=True, skipna=skipna)
+        np.testing.assert_array_equal(lazy.values, got.values)

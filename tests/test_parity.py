@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import xgradient
 from xgradient import kernel
+from xgradient.stencil import build_stencil
 
 DTYPES = ("float64", "float32", "int32", "int64", "uint8", "bool")
 
@@ -376,3 +377,28 @@ def test_axis_before_long_rows_goes_in_column_tiles(periodic):
     else:
         x = coordinate("random", 7, rng)
         assert_matches_numpy(xgradient.gradient(f, x, axis=0, edge_order=2), f, x, 0, 2)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape,axis", [((5, 6, 7), 0), ((5, 6, 7), 1), ((5, 6, 7), 2), ((700, 1600), 1), ((3, 1200, 400), 1)])
+def test_scale_multiplies_in_float64_before_rounding(shape, axis, dtype, monkeypatch):
+    """kernel.apply(scale=s) is numpy.gradient (float64) times s, rounded once;
+    compiled and numpy loops alike, threaded for the large shapes, and with halos."""
+    rng = np.random.default_rng(sum(shape) + axis)
+    x = coordinate("random", shape[axis], rng)
+    s = build_stencil(x, edge_order=2)
+    f = rng.standard_normal(shape).astype(dtype)
+    factor_shape = list(shape)
+    factor_shape[axis] = 1
+    factor = rng.uniform(0.5, 2.0, factor_shape)
+    expected = (np.gradient(f.astype(np.float64), x, axis=axis, edge_order=2) * factor).astype(dtype)
+    np.testing.assert_array_equal(kernel.apply(f, s.weights, s.start, axis=axis, scale=factor), expected)
+    # The same rows as one interior block between halos (the dask path's form).
+    lo = np.take(f, [0], axis)
+    hi = np.take(f, [shape[axis] - 1], axis)
+    inner = np.take(f, range(1, shape[axis] - 1), axis)
+    got = kernel.apply(inner, s.weights[1:-1], s.start[1:-1], axis=axis, left=lo, right=hi, scale=factor)
+    np.testing.assert_array_equal(got, np.take(expected, range(1, shape[axis] - 1), axis))
+    if f.size < 1000:
+        monkeypatch.setattr(kernel, "HAVE_NUMBA", False)
+        np.testing.assert_array_equal(kernel.apply(f, s.weights, s.start, axis=axis, scale=factor), expected)

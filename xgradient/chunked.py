@@ -72,8 +72,8 @@ def _split(rows, chunks):
     return [rows[a:b] for a, b in itertools.pairwise(edges)]
 
 
-def _block(values, weights, start, axis):
-    return kernel.apply(values, weights, start, axis=axis, threads=1)
+def _block(values, weights, start, scale, axis):
+    return kernel.apply(values, weights, start, axis=axis, threads=1, scale=scale)
 
 
 def _block_skipna(values, weights, start, positions, left, axis, rule):
@@ -81,7 +81,7 @@ def _block_skipna(values, weights, start, positions, left, axis, rule):
     return gaps.fill(values, out, positions, left, rule, axis)
 
 
-def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False) -> da.Array:
+def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=None) -> da.Array:
     """Lazily differentiate dask array `x` along `axis` with `stencil`.
 
     Parameters
@@ -95,6 +95,10 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
     skipna : bool
         Fill results next to NaN gaps (:mod:`xgradient.gaps`); the halo then
         widens to the full stencil width.
+    scale : ndarray, optional
+        Factors for the results (not with `skipna`), shaped like `x` with
+        length 1 along `axis` and along any dimension they do not vary on;
+        each task carries its block's part.
 
     Returns
     -------
@@ -136,8 +140,12 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
     else:
         inputs = [x]
         func = functools.partial(_block, axis=axis)
+    if scale is not None:
+        scale = np.asarray(scale, dtype=np.float64)
+        scale = scale.reshape((1,) * (x.ndim - scale.ndim) + scale.shape)
+        edges = [np.cumsum((0,) + c) for c in x.chunks]
     name = "xgradient-" + tokenize(
-        [a.name for a in inputs], stencil.weights, stencil.start, stencil.period, axis, skipna
+        [a.name for a in inputs], stencil.weights, stencil.start, stencil.period, axis, skipna, scale
     )
     nb = len(chunks)
     dsk = {}
@@ -152,10 +160,20 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
                     other %= nb
                 inside = 0 <= other < nb
                 refs.append((slabs.name,) + index[:axis] + (other,) + index[axis + 1 :] if inside else None)
-        dsk[(name,) + index] = (func, *refs, *(rows[b] for rows in per_block))
+        args = [rows[b] for rows in per_block]
+        if not skipna:
+            args.append(None if scale is None else _part(scale, edges, index))
+        dsk[(name,) + index] = (func, *refs, *args)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=inputs)
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
     return da.Array(graph, name, chunks=x.chunks, dtype=out_dtype, meta=meta)
+
+
+def _part(scale, edges, index):
+    """The part of `scale` (length 1 where it does not vary) over block `index`."""
+    return np.ascontiguousarray(
+        scale[tuple(slice(None) if n == 1 else slice(e[i], e[i + 1]) for n, e, i in zip(scale.shape, edges, index))]
+    )
 
 
 def _edge(block, axis, depth, last):
@@ -173,5 +191,5 @@ def _edges(x, axis, depth, last):
     return x.map_blocks(_edge, axis, depth, last, chunks=tuple(sizes), dtype=x.dtype)
 
 
-def _block_halos(values, lo, hi, weights, start, axis):
-    return kernel.apply(values, weights, start, axis=axis, threads=1, left=lo, right=hi)
+def _block_halos(values, lo, hi, weights, start, scale, axis):
+    return kernel.apply(values, weights, start, axis=axis, threads=1, left=lo, right=hi, scale=scale)

@@ -31,8 +31,15 @@ def result_dtype(dtype) -> np.dtype:
     return np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
 
 
-def differentiate(values, stencil: Stencil, axis: int, skipna=False):
-    """Apply a prebuilt stencil along `axis` of a numpy or dask array."""
+def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None):
+    """Apply a prebuilt stencil along `axis` of a numpy or dask array.
+
+    `scale` (numpy, shaped like the result with length 1 along `axis`, or
+    broadcastable to that) multiplies the results in the kernel, before they
+    are rounded; not with `skipna`.
+    """
+    if scale is not None and skipna:
+        raise ValueError("scale is not applied with skipna")  # a bug, not a user error
     if not _is_dask(values):
         values = np.asarray(values)
     out_dtype = result_dtype(values.dtype)
@@ -46,16 +53,16 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False):
             f"has length {values.shape[axis]}"
         )
     if _is_dask(values):
-        return chunked.apply_dask(values, stencil, axis, out_dtype, skipna=skipna)
+        return chunked.apply_dask(values, stencil, axis, out_dtype, skipna=skipna, scale=scale)
     if not skipna:
         if stencil.period is None:
-            return kernel.apply(values, stencil.weights, stencil.start, axis=axis)
+            return kernel.apply(values, stencil.weights, stencil.start, axis=axis, scale=scale)
         # Wrapped: the other end's points are the halos (views, no copy).
         h = stencil.halo
         left = values[(slice(None),) * axis + (slice(-h, None),)]
         right = values[(slice(None),) * axis + (slice(0, h),)]
         return kernel.apply(
-            values, stencil.weights, stencil.start + h, axis=axis, left=left, right=right
+            values, stencil.weights, stencil.start + h, axis=axis, left=left, right=right, scale=scale
         )
     if stencil.period is None:
         out = kernel.apply(values, stencil.weights, stencil.start, axis=axis)

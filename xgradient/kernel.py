@@ -71,7 +71,7 @@ def runs(weights, start, m) -> np.ndarray:
     return np.stack([r0, r1, shift[r0], fast[r0]], axis=1).astype(np.int64)
 
 
-def apply(values, weights, start, axis=-1, threads=None, left=None, right=None):
+def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, scale=None):
     """Differentiate `values` along `axis` with precomputed stencil rows.
 
     Parameters
@@ -92,6 +92,11 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None):
     left, right : ndarray, optional
         Points just before and just after `values` along `axis` (same shape
         otherwise), for stencils that reach past its ends.
+    scale : array_like, optional
+        Factors the results are multiplied by, in float64 before the one
+        rounding to the output's dtype: shaped like the output with length 1
+        along `axis` (or broadcastable to that), e.g. a longitude
+        derivative's ``1 / (R cos(lat))``.
 
     Returns
     -------
@@ -111,8 +116,8 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None):
     axis %= values.ndim
     if values.dtype.kind == "c":
         parts = [None if a is None else np.asarray(a) for a in (left, right)]
-        real = apply(values.real, weights, start, axis, threads, *(p if p is None else p.real for p in parts))
-        imag = apply(values.imag, weights, start, axis, threads, *(p if p is None else p.imag for p in parts))
+        real = apply(values.real, weights, start, axis, threads, *(p if p is None else p.real for p in parts), scale)
+        imag = apply(values.imag, weights, start, axis, threads, *(p if p is None else p.imag for p in parts), scale)
         return real + 1j * imag
     # Native byte order (netCDF data may arrive big-endian); float32 stays float32.
     dtype = np.dtype(np.float32 if values.dtype.kind == "f" and values.dtype.itemsize == 4 else np.float64)
@@ -135,25 +140,31 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None):
     rows, K = weights.shape
     if rows and (start.min() < -lo.shape[1] or start.max() + K > m + hi.shape[1]):
         raise ValueError("a stencil reaches past the halos given")  # a bug, not a user error
+    if scale is not None:
+        # One factor per output column (outer, inner); small: 1/m of the data.
+        ones = shape[:axis] + (1,) + shape[axis + 1 :]
+        scale = np.ascontiguousarray(np.broadcast_to(np.asarray(scale, dtype=np.float64), ones))
+        scale = scale.reshape(outer, inner)
     out = np.empty((outer, rows, inner), dtype=dtype)
     if outer and rows and inner:
         plan = runs(weights, start, m)
         if HAVE_NUMBA:
-            _run_compiled(f, lo, hi, weights, start, plan, out, threads)
+            _run_compiled(f, lo, hi, weights, start, plan, out, scale, threads)
         else:
-            _reference(f, lo, hi, weights, start, plan, out)
+            _reference(f, lo, hi, weights, start, plan, out, scale)
     return out.reshape(shape[:axis] + (rows,) + shape[axis + 1 :])
 
 
-def _reference(f, lo, hi, w, start, plan, out):
+def _reference(f, lo, hi, w, start, plan, out, scale=None):
     """Pure-numpy version of the compiled loops (same arithmetic order)."""
     K = w.shape[1]
+    factor = 1.0 if scale is None else scale[:, None, :]
     for r0, r1, shift, fast in plan:
         if fast:
             acc = w[r0:r1, 0, None] * f[:, r0 + shift : r1 + shift, :]
             for j in range(1, K):
                 acc = acc + w[r0:r1, j, None] * f[:, r0 + shift + j : r1 + shift + j, :]
-            out[:, r0:r1, :] = acc
+            out[:, r0:r1, :] = acc * factor
         else:
             # The row's points, halos included: a few planes, not the array.
             a, b = start[r0], start[r0] + K
@@ -165,7 +176,7 @@ def _reference(f, lo, hi, w, start, plan, out):
             for j in range(K):
                 if np.isfinite(w[r0, j]):
                     acc = acc + w[r0, j] * pts[:, j, :]
-            out[:, r0, :] = acc
+            out[:, r0, :] = acc * (1.0 if scale is None else scale)
 
 
 def _pool():
@@ -187,7 +198,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def _run_compiled(f, lo, hi, w, start, plan, out, threads):
+def _run_compiled(f, lo, hi, w, start, plan, out, scale, threads):
     outer, rows, inner = out.shape
     loops = _compiled(w.shape[1])
     if inner == 1:
@@ -195,12 +206,12 @@ def _run_compiled(f, lo, hi, w, start, plan, out, threads):
         wt = np.ascontiguousarray(w.T)
 
         def loop(*args):
-            loops.last(f, lo, hi, w, wt, start, plan, out, *args)
+            loops.last(f, lo, hi, w, wt, start, plan, out, scale, *args)
 
     else:
 
         def loop(*args):
-            loops.middle(f, lo, hi, w, start, plan, out, *args)
+            loops.middle(f, lo, hi, w, start, plan, out, scale, *args)
 
     threads = _cores() if threads is None else threads
     if threads <= 1 or out.size < THREAD_MIN_SIZE:
@@ -241,7 +252,8 @@ def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
     @numba.njit(nogil=True, cache=True)
-    def middle(f, lo, hi, w, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
+    def middle(f, lo, hi, w, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
+        # sc: None, or the factor of each output column (outer, inner).
         inner = f.shape[2]
         acc = np.empty(min(inner, SUM_TILE))  # float64, whatever the data's dtype
         for o in range(o0, o1):
@@ -263,7 +275,10 @@ def _compiled(K):
                                 a = w[r, 0] * fo[s, u0 + t]
                                 for j in range(1, K):
                                     a += w[r, j] * fo[s + j, u0 + t]
-                                dst[u0 + t] = a
+                                if sc is None:
+                                    dst[u0 + t] = a
+                                else:
+                                    dst[u0 + t] = a * sc[o, u0 + t]
                 else:
                     # In small column tiles, so that the float64 sums stay in L1.
                     for r in range(r0, r1):
@@ -280,11 +295,16 @@ def _compiled(K):
                                 src = _point(f, lo, hi, o, start[r] + j)
                                 for t in range(n):
                                     acc[t] += wj * src[u0 + t]
-                            for t in range(n):
-                                dst[u0 + t] = acc[t]
+                            if sc is None:
+                                for t in range(n):
+                                    dst[u0 + t] = acc[t]
+                            else:
+                                for t in range(n):
+                                    dst[u0 + t] = acc[t] * sc[o, u0 + t]
 
     @numba.njit(nogil=True, cache=True)
-    def last(f, lo, hi, w, wt, start, plan, out, o0, o1, R0, R1):  # pragma: no cover
+    def last(f, lo, hi, w, wt, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
+        # sc: None, or the factor of each output row (outer, 1).
         # Four rows at a time: each weight loaded serves all four.
         for o in range(o0, o1, 4):
             rows = min(4, o1 - o)
@@ -313,7 +333,13 @@ def _compiled(K):
                                 xb += wi * b[q + j]
                                 xc += wi * c[q + j]
                                 xg += wi * g[q + j]
-                            da[q], db[q], dc[q], dg[q] = xa, xb, xc, xg
+                            if sc is None:
+                                da[q], db[q], dc[q], dg[q] = xa, xb, xc, xg
+                            else:
+                                da[q] = xa * sc[o, 0]
+                                db[q] = xb * sc[o + 1, 0]
+                                dc[q] = xc * sc[o + 2, 0]
+                                dg[q] = xg * sc[o + 3, 0]
                     else:
                         for oo in range(o, o + rows):
                             a = f[oo, r0 + shift : r1 + shift + K - 1]
@@ -323,7 +349,10 @@ def _compiled(K):
                                 x = wt[0, i] * a[q]
                                 for j in range(1, K):
                                     x += wt[j, i] * a[q + j]
-                                d[q] = x
+                                if sc is None:
+                                    d[q] = x
+                                else:
+                                    d[q] = x * sc[oo, 0]
                 else:
                     for oo in range(o, o + rows):
                         for r in range(r0, r1):
@@ -333,7 +362,10 @@ def _compiled(K):
                                 if wj != wj:  # NaN marks an unused slot
                                     continue
                                 acc += wj * _point(f, lo, hi, oo, start[r] + j)
-                            out[oo, r] = acc
+                            if sc is None:
+                                out[oo, r] = acc
+                            else:
+                                out[oo, r] = acc * sc[oo, 0]
 
     class Loops:
         pass

@@ -149,9 +149,15 @@ class Derivative:
                 f"cannot differentiate it along {self.coord.name!r}"
             )
         result_dtype(da.dtype)  # a clear TypeError before any work
-        data = differentiate(da.data, self.stencil, da.get_axis_num(dim), skipna=self.skipna)
-        if self.metric is not None:
-            data = self._times_metric(da, data)
+        axis = da.get_axis_num(dim)
+        factor = None if self.metric is None else self._metric_factor(da)
+        if factor is not None and not self.skipna and isinstance(factor, np.ndarray):
+            # Applied by the kernel as each result is written: no second pass.
+            data = differentiate(da.data, self.stencil, axis, scale=factor)
+        else:
+            data = differentiate(da.data, self.stencil, axis, skipna=self.skipna)
+            if factor is not None:
+                data = self._times(data, factor)
         out = da.copy(deep=False, data=data)
         out.attrs = self._attrs(da)
         out.encoding = {}
@@ -159,8 +165,8 @@ class Derivative:
             out.name = name
         return out
 
-    def _times_metric(self, da, data):
-        """`data` (laid out like `da`) times the per-latitude metric, in place if numpy."""
+    def _metric_factor(self, da):
+        """The per-latitude metric, float64, shaped to broadcast against `da`."""
         m = self.metric
         missing = set(m.dims) - set(da.dims)
         if missing:
@@ -168,8 +174,13 @@ class Derivative:
                 f"geo=True: {label(da)} has no dimension {sorted(missing)} of the "
                 f"latitude {m.name!r} that its longitude metric needs"
             )
-        factor = m.transpose(*[d for d in da.dims if d in m.dims]).data.astype(data.dtype)
-        factor = factor.reshape([da.sizes[d] if d in m.dims else 1 for d in da.dims])
+        factor = m.transpose(*[d for d in da.dims if d in m.dims]).data
+        return factor.reshape([da.sizes[d] if d in m.dims else 1 for d in da.dims])
+
+    @staticmethod
+    def _times(data, factor):
+        """`data` times `factor` (with skipna), in place if numpy."""
+        factor = factor.astype(data.dtype)
         if isinstance(data, np.ndarray):
             return np.multiply(data, np.asarray(factor), out=data)
         return data * factor
