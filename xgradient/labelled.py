@@ -81,7 +81,7 @@ class Derivative:
         datetime_unit="s",
     ):
         self.coord = _coords.resolve(obj, coord, datetime_unit)
-        self.metric = None  # per-point factor (DataArray) applied after the stencil
+        self.metric = None  # per-point factor (DataArray) the results are multiplied by
         self.geo = bool(geo)
         self.order = order
         self.skipna = bool(skipna)
@@ -113,7 +113,8 @@ class Derivative:
         for angles in degrees (1 / R and 1 / (R cos(lat)) in radians), e.g.
         MetPy's ``lat_lon_grid_deltas`` or any text on spherical coordinates.
         A constant factor is folded into the weights; the longitude's
-        cos(lat) factor is applied after, and is NaN at a pole, where a
+        cos(lat) factor is applied by the kernel as each result is written (after
+        the gap filling with skipna), and is NaN at a pole, where a
         longitude derivative has no meaning.
         """
         c = self.coord
