@@ -38,8 +38,11 @@ __all__ = ["HAVE_NUMBA", "apply", "runs"]
 
 # Below this many elements a second thread costs more than it saves.
 THREAD_MIN_SIZE = 1 << 20
-# Columns swept per output row when the axis is not the last: K rows of this
-# many float64 stay in L2 while the next row reuses them.
+# Columns swept per output row when the axis is not the last: the next output
+# row reuses K - 1 of the input rows from cache (L2 or L3), and sweeps this
+# long keep the hardware prefetchers streaming (2^17 against 2^13: 1.5x
+# faster for a short axis in front of a million columns, as a 3-D field
+# along time).
 TILE = 1 << 17
 # Columns per pass of the rows that sum slot by slot (ends, halos): their
 # float64 sums stay in L1.
