@@ -7,12 +7,11 @@ applies it to any number of variables, with metadata.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import xarray as xr
 
 from . import coords as _coords
+from . import units as _units
 from .core import _period, differentiate, result_dtype
 from .stencil import build_stencil
 
@@ -121,17 +120,17 @@ class Derivative:
         if not radius > 0:
             raise ValueError(f"radius must be a positive number of metres, got {radius!r}")
         if _coords.is_latitude(c.name, c.attrs):
-            per_unit = radius * _radians_per_unit(c.name, c.units)  # metres per unit
+            per_unit = radius * _units.radians_per_unit(c.name, c.units)  # metres per unit
             self.stencil = self.stencil.scaled(per_unit ** -self.order)
         elif _coords.is_longitude(c.name, c.attrs):
-            per_unit = radius * _radians_per_unit(c.name, c.units)  # metres per unit
+            per_unit = radius * _units.radians_per_unit(c.name, c.units)  # metres per unit
             lat = _coords.find_latitude(obj, c.name)
             if c.dim in lat.dims:
                 raise ValueError(
                     f"geo=True: latitude {lat.name!r} varies along {c.name!r}'s dimension "
                     f"{c.dim!r}; cannot take a longitude derivative on such a grid"
                 )
-            phi = lat.astype(np.float64) * _radians_per_unit(lat.name, lat.attrs.get("units"))
+            phi = lat.astype(np.float64) * _units.radians_per_unit(lat.name, lat.attrs.get("units"))
             pole = np.isclose(np.abs(phi), np.pi / 2, rtol=0, atol=1e-11)
             self.metric = ((per_unit * np.cos(phi)) ** -self.order).where(~pole)
         else:
@@ -188,7 +187,7 @@ class Derivative:
 
     def _attrs(self, da):
         attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
-        units = _per(da.attrs.get("units"), self.coord.units, self.order, self.geo)
+        units = _units.per(da.attrs.get("units"), self.coord.units, self.order, self.geo)
         if units is not None:
             attrs["units"] = units
         what = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
@@ -199,68 +198,6 @@ class Derivative:
 
 def label(da):
     return f"variable {da.name!r}" if da.name is not None else "the DataArray"
-
-
-def _radians_per_unit(name, units) -> float:
-    """pi / 180 for an angle in degrees (or without units), 1 for radians."""
-    u = str(units or "degrees").strip().lower()
-    if u in ("rad", "radian", "radians"):
-        return 1.0
-    if u.startswith("degree") or u in ("deg", "degs"):
-        return np.pi / 180.0
-    raise ValueError(
-        f"geo=True: coordinate {name!r} has units {units!r}; a latitude or longitude "
-        "must be in degrees or radians"
-    )
-
-
-def _per(data_units, coord_units, order=1, geo=False):
-    """Units of a derivative, in a form udunits and pint both parse.
-
-    ``"<data units>/<coord units>"`` (``"K/m"``, ``"(kg m-2)/s"``), or with
-    ``geo`` the CF style ``"K m-1"`` (``"m s-1"`` per metre is ``"s-1"``);
-    squared for a second derivative.
-    """
-    if data_units is None:
-        return None
-    du = str(data_units).strip()
-    dimensionless = du in ("", "1")
-    if geo:
-        per = "m-1" if order == 1 else "m-2"
-        return per if dimensionless else _cancel(f"{du} {per}")
-    if coord_units is None or str(coord_units).strip() in ("", "1"):
-        return du
-
-    def group(u):
-        u = str(u).strip()
-        return f"({u})" if any(c in u for c in " /*^") else u
-
-    cu = group(coord_units) if order == 1 else f"{group(coord_units)}^2"
-    return f"1/{cu}" if dimensionless else f"{group(du)}/{cu}"
-
-
-_FACTOR = re.compile(r"^([A-Za-z_%]+)(?:\^|\*\*)?(-?\d+)?$")
-
-
-def _cancel(units):
-    """``"m s-1 m-1"`` -> ``"s-1"``: combine repeated symbols of a CF product of powers.
-
-    Only for a plain udunits product (symbols with integer powers separated
-    by spaces); anything else is returned as is.
-
-    >>> _cancel("m s-1 m-1"), _cancel("K m-2"), _cancel("(kg)/m")
-    ('s-1', 'K m-2', '(kg)/m')
-    """
-    if units is None:
-        return None
-    powers = {}
-    for token in units.split():
-        m = _FACTOR.match(token)
-        if m is None:
-            return units
-        powers[m.group(1)] = powers.get(m.group(1), 0) + int(m.group(2) or 1)
-    kept = [s if p == 1 else f"{s}{p}" for s, p in powers.items() if p != 0]
-    return " ".join(kept) if kept else "1"
 
 
 def differentiable_vars(ds, dim):

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 import textwrap
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
 
 from . import coords as _coords
-from .labelled import EARTH_RADIUS, Derivative, _cancel, _per, label
+from . import units as _units
+from .labelled import EARTH_RADIUS, Derivative, label
 
 __all__ = ["divergence", "hessian", "laplacian", "vorticity"]
 
@@ -133,49 +133,6 @@ class _Plans:
                 **self.options,
             )
         return self._cache[key]
-
-
-def _normalised_coord_units(units):
-    """Latitude and longitude degrees are the same unit once summed: 'degree'."""
-    if units is None:
-        return None
-    u = str(units).strip()
-    flat = u.lower().replace(" ", "")
-    if flat in _coords.LON_UNITS or flat in _coords.LAT_UNITS:
-        return "degree"
-    return u or None
-
-
-def _sum_units(data_units, coord_units, order, geo, what):
-    """Units of a sum of derivatives of `order` (the `data_units` / `coord_units` of each term).
-
-    None (and a warning) when the terms do not share one unit, as an operator
-    over, say, a coordinate in m and one in hPa, or u in m s-1 and v in knots.
-    """
-    data_units = [None if u is None else str(u).strip() for u in data_units]
-    if all(u is None for u in data_units):
-        return None
-    if len(set(data_units)) > 1:
-        warnings.warn(
-            f"{what}: the components have different units {data_units}; the result "
-            "gets no units attribute (convert them to one unit first)",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-    if geo:
-        return _cancel(_per(data_units[0], None, order, geo=True))
-    cu = {_normalised_coord_units(u) for u in coord_units}
-    if len(cu) > 1:
-        warnings.warn(
-            f"{what}: the coordinates have different units {sorted(map(str, cu))}; the "
-            "terms of the sum have different units, and the result gets no units "
-            "attribute",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-    return _per(data_units[0], cu.pop(), order, geo=False)
 
 
 def _same(a, b):
@@ -344,8 +301,6 @@ def hessian(
             key = f"d2{base}_d{c1}d{c2}"
             if c1 == c2:
                 out[key] = plans.get(c1, 2).apply(da, name=key)
-                if geo and "units" in out[key].attrs:
-                    out[key].attrs["units"] = _cancel(out[key].attrs["units"])
             else:
                 out[key] = _mixed(da, plans, c1, c2, key, geo)
     return xr.Dataset(out)
@@ -358,16 +313,9 @@ def _mixed(da, plans, c1, c2, key, geo):
         # differentiated along the latitude (see hessian's Notes).
         first, second = second, first
     result = second.apply(first.apply(da))
-    du = da.attrs.get("units")
-    cu = [_normalised_coord_units(p.coord.units) for p in (first, second)]
-    if du is None:
-        units = None
-    elif geo:
-        units = _cancel(_per(du, None, 2, geo=True))
-    elif cu[0] == cu[1]:
-        units = _per(du, cu[0], 2)
-    else:
-        units = _per(_per(du, first.coord.units), second.coord.units)
+    units = _units.mixed_units(
+        da.attrs.get("units"), first.coord.units, second.coord.units, geo
+    )
     return _finish(
         result,
         da,
@@ -466,7 +414,7 @@ def laplacian(
     result = terms[0]
     for t in terms[1:]:
         result = result + t
-    units = _sum_units(
+    units = _units.sum_units(
         [da.attrs.get("units")] * len(names),
         [plans.get(c, 1).coord.units for c in names],
         2,
@@ -541,7 +489,7 @@ def _vector_result(ds, terms, ua, va, plans, x, y, geo, kind):
     for t in terms[1:]:
         result = result + t
     like = ua if len(ua.dims) >= len(va.dims) else va
-    units = _sum_units(
+    units = _units.sum_units(
         [ua.attrs.get("units"), va.attrs.get("units")],
         [plans.get(x, 1).coord.units, plans.get(y, 1).coord.units],
         1,
