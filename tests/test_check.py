@@ -522,6 +522,42 @@ def test_grid_errors_name_the_coordinate():
         check_hessian_field(grad_T, hess_T, {"lat": LAT})
 
 
+# ---------------------------------------------------------------- layout
+
+
+def test_old_names_are_aliases_of_xgradient_checks():
+    import xgradient
+    import xgradient.check
+    import xgradient.checks
+    import xgradient.nag
+
+    for name in ("check_gradient", "check_hessian", "check_gradient_field", "check_hessian_field",
+                 "GradientCheck", "HessianCheck"):
+        assert getattr(xgradient, name) is getattr(xgradient.checks, name), name
+        assert getattr(xgradient.check, name) is getattr(xgradient.checks, name), name
+    assert xgradient.nag.check_deriv2 is xgradient.checks.nag.check_deriv2
+    assert isinstance(check_hessian(powell_grad, powell_hess, X), xgradient.HessianCheck)
+
+
+def test_checks_import_nothing_of_the_rest_of_xgradient():
+    # The checks are a tool beside the library: their own differences, none
+    # of the stencils, so no import may reach outside the subpackage.
+    import ast
+
+    package = pathlib.Path(__file__).parent.parent / "xgradient" / "checks"
+    modules = sorted(package.glob("*.py"))
+    assert {m.stem for m in modules} >= {"__init__", "point", "field", "nag", "method"}
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level in (0, 1), (module.name, node.module)
+                assert node.level == 1 or not (node.module or "").startswith("xgradient"), module.name
+                # no module imports another module's private names
+                assert not any(a.name.startswith("_") for a in node.names), (module.name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("xgradient") for a in node.names), module.name
+
+
 # ---------------------------------------------------------------- docs
 
 

@@ -9,8 +9,9 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
-from . import nag, operators
-from .check import (
+from . import checks, nag, operators
+# Aliases of xgradient.checks, kept for compatibility.
+from .checks import (
     GradientCheck,
     HessianCheck,
     check_gradient,
@@ -30,6 +31,7 @@ __all__ = [
     "check_gradient_field",
     "check_hessian",
     "check_hessian_field",
+    "checks",
     "gradient",
     "nag",
     "operators",
