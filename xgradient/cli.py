@@ -22,10 +22,12 @@ import shlex
 import signal
 import sys
 import tempfile
+import traceback
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -36,9 +38,8 @@ from .coords import (
     UnknownCoordinateError,
     is_latitude,
     is_longitude,
-    resolve,
 )
-from .labelled import EARTH_RADIUS, differentiable_vars
+from .labelled import EARTH_RADIUS, Derivative, differentiable_vars
 
 __all__ = ["UsageError", "gradient_file", "main"]
 
@@ -63,6 +64,8 @@ STOP_TIMEOUT = 60.0
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+#: Set (to anything but 0 or empty) to print the traceback of an error.
+DEBUG_VARIABLE = "XGRADIENT_DEBUG"
 
 
 class UsageError(Exception):
@@ -146,8 +149,11 @@ def gradient_file(
     ------
     UsageError
         Missing or unreadable input, an output that exists (without
-        `overwrite`) or is the input, an unknown variable, coordinate or
-        dimension, and any option the accessor rejects.
+        `overwrite`), is the input, a folder or ``-``, an unknown variable,
+        coordinate or dimension, a coordinate that cannot be differentiated
+        along (not monotonic, too few points) and any option the accessor
+        rejects: everything that is checked before the first block is
+        computed. An exception of another type raised later is a bug.
 
     Examples
     --------
@@ -163,6 +169,7 @@ def gradient_file(
     ...     print(result.dtheta_ddepth.values, result.dtheta_ddepth.units)
     [-0.1 -0.1 -0.1 -0.1] degC/m
     """
+    _check_output_name(input, output)
     src, dst = Path(input), Path(output)
     _check_input(src)
     _check_output(src, dst, overwrite)
@@ -171,21 +178,21 @@ def gradient_file(
         raise UsageError("no coordinate given: name one with --coord")
     if datetime_unit not in TIME_UNITS:
         raise UsageError(f"datetime unit must be one of {list(TIME_UNITS)}, got {datetime_unit!r}")
+    options = {
+        "accuracy": accuracy,
+        "edge_order": edge_order,
+        "periodic": periodic,
+        "radius": radius,
+        "skipna": skipna,
+        "datetime_unit": datetime_unit,
+    }
     ds = _open(src)
     try:
-        plan = _plan(ds, coords, None if variables is None else _unique(variables), geo)
-        selected = _unique(v for _, _, _, names in plan for v in names)
-        sizes = _chunk_sizes(ds, selected, [dim for _, dim, _, _ in plan], chunks or {})
+        plan = _plan(ds, coords, None if variables is None else _unique(variables), geo, options)
+        selected = _unique(v for step in plan for v in step.names)
+        sizes = _chunk_sizes(ds, selected, [step.derivative.coord.dim for step in plan], chunks or {})
         lazy = ds.chunk(sizes)
-        options = {
-            "accuracy": accuracy,
-            "edge_order": edge_order,
-            "periodic": periodic,
-            "radius": radius,
-            "skipna": skipna,
-            "datetime_unit": datetime_unit,
-        }
-        out = _derivatives(lazy, plan, options)
+        out = _derivatives(lazy, plan)
         if history is None:
             history = f"{_now()}: xgradient.gradient_file({str(src)!r}, {str(dst)!r}, {coords!r})"
         old = ds.attrs.get("history")
@@ -206,6 +213,20 @@ def _check_input(src):
         raise UsageError(f"input file {str(src)!r} does not exist")
     if src.is_dir():
         raise UsageError(f"input {str(src)!r} is a folder, not a netCDF file")
+
+
+def _check_output_name(input, output):
+    """Refuse an output that is not a file name: ``-`` or a folder."""
+    text = os.fspath(output)
+    if text == "-":
+        raise UsageError(
+            "cannot write netCDF to the standard output ('-o -'): a netCDF-4 file must be "
+            "seekable; give a file name (./- for a file named '-')"
+        )
+    seps = tuple(s for s in (os.sep, os.altsep) if s)
+    if text.endswith(seps) or os.path.isdir(text):
+        suggestion = os.path.join(text, f"{Path(os.fspath(input)).stem}_grad.nc")
+        raise UsageError(f"output {text!r} is a folder; give a file name, e.g. {suggestion!r}")
 
 
 def _same_file(a, b):
@@ -254,20 +275,28 @@ def _unique(names):
     return seen
 
 
-def _plan(ds, coords, variables, geo):
-    """[(coord, dim, geo for this coord, [variables])] after checking every name."""
-    dims = {}
-    for coord in coords:
-        try:
-            dims[coord] = resolve(ds, coord).dim
-        except UnknownCoordinateError as err:
-            raise UsageError(f"unknown coordinate {coord!r}: {err}") from None
-        except (ValueError, TypeError) as err:
-            raise UsageError(_one_line(err)) from None
+class _Step(NamedTuple):
+    """One coordinate of the plan: its checked stencil and the variables it applies to."""
+
+    coord: str
+    derivative: Derivative
+    names: list
+
+
+def _plan(ds, coords, variables, geo, options):
+    """[_Step] after checking every name, the coordinates and the options.
+
+    Everything the user gave is checked here, before any block is computed:
+    the coordinates and options by building each coordinate's stencil (the
+    library's own checks, whose ValueError, TypeError and KeyError are
+    documented to mean bad input), the variables by name, type and
+    dimensions. What fails later is not the user's doing.
+    """
     geo_of = {}
     for coord in coords:
         attrs = ds.coords[coord].attrs if coord in ds.coords else {}
         geo_of[coord] = bool(geo) and (is_latitude(coord, attrs) or is_longitude(coord, attrs))
+    derivatives = {coord: _derivative(ds, coord, geo_of[coord], options) for coord in coords}
     if geo and not any(geo_of.values()):
         raise UsageError(
             f"--geo needs a latitude or longitude among the coordinates {coords} "
@@ -276,16 +305,29 @@ def _plan(ds, coords, variables, geo):
         )
     if variables is not None:
         for name in variables:
-            _check_variable(ds, name, coords, dims)
-        return [(c, dims[c], geo_of[c], list(variables)) for c in coords]
-    plan = [(c, dims[c], geo_of[c], list(differentiable_vars(ds, dims[c]))) for c in coords]
-    if not any(names for *_, names in plan):
-        wanted = sorted({dims[c] for c in coords})
+            _check_variable(ds, name, derivatives)
+        return [_Step(c, d, list(variables)) for c, d in derivatives.items()]
+    plan = [_Step(c, d, list(differentiable_vars(ds, d.coord.dim))) for c, d in derivatives.items()]
+    if not any(step.names for step in plan):
+        wanted = sorted({d.coord.dim for d in derivatives.values()})
         raise UsageError(f"no numeric data variable has the dimension(s) {wanted}; nothing to do")
+    for step in plan:
+        for name in step.names:
+            _check_metric(ds[name], step.derivative)
     return plan
 
 
-def _check_variable(ds, name, coords, dims):
+def _derivative(ds, coord, geo, options):
+    """The library's checked stencil along `coord`; its input errors are usage errors."""
+    try:
+        return Derivative(ds, coord, geo=geo, **options)
+    except UnknownCoordinateError as err:
+        raise UsageError(f"unknown coordinate {coord!r}: {err}") from None
+    except (KeyError, ValueError, TypeError) as err:
+        raise UsageError(_one_line(err)) from None
+
+
+def _check_variable(ds, name, derivatives):
     if name not in ds.variables:
         raise UsageError(f"unknown variable {name!r}; the data variables are {sorted(map(str, ds.data_vars))}")
     if name not in ds.data_vars:
@@ -293,25 +335,33 @@ def _check_variable(ds, name, coords, dims):
     var = ds[name]
     if var.dtype.kind not in "biuf":
         raise UsageError(f"variable {name!r} has dtype {var.dtype}: only real numbers can be differentiated")
-    for coord in coords:
-        if dims[coord] not in var.dims:
+    for coord, derivative in derivatives.items():
+        dim = derivative.coord.dim
+        if dim not in var.dims:
             raise UsageError(
-                f"variable {name!r} has no dimension {dims[coord]!r} (its dimensions are "
+                f"variable {name!r} has no dimension {dim!r} (its dimensions are "
                 f"{var.dims}): it cannot be differentiated along {coord!r}"
             )
+        _check_metric(var, derivative)
 
 
-def _derivatives(ds, plan, options):
+def _check_metric(var, derivative):
+    """A longitude derivative with --geo needs the latitude's dimensions on the variable."""
+    metric = derivative.metric
+    missing = [] if metric is None else [d for d in metric.dims if d not in var.dims]
+    if missing:
+        raise UsageError(
+            f"--geo: variable {var.name!r} has no dimension {missing} of the latitude "
+            f"{metric.name!r} that its derivative along longitude {derivative.coord.name!r} needs"
+        )
+
+
+def _derivatives(ds, plan):
     out = {}
-    for coord, _, geo, names in plan:
-        if not names:
-            continue
-        others = [v for v in ds.data_vars if v not in names]
-        try:
-            result = ds.drop_vars(others).grad([coord], geo=geo, **options)
-        except (KeyError, ValueError, TypeError) as err:
-            raise UsageError(_one_line(err)) from None
-        out.update(result.data_vars)
+    for step in plan:
+        for name in step.names:
+            key = f"d{name}_d{step.derivative.coord.name}"
+            out[key] = step.derivative.apply(ds[name], name=key)
     result = xr.Dataset(out, coords=ds.coords, attrs=dict(ds.attrs))
     for name in _referenced(ds, result):
         result[name] = ds[name]
@@ -552,7 +602,8 @@ examples:
   xgradient demo -o /tmp/xgradient-demo
 
 exit status: 0 on success, 2 for a usage error (nothing written), 1 when
-writing fails."""
+writing fails or for an internal error (a bug; XGRADIENT_DEBUG=1 shows its
+traceback)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -587,8 +638,8 @@ def build_parser():
     Examples
     --------
     >>> args = build_parser().parse_args(["in.nc", "-o", "out.nc", "--coord", "lat"])
-    >>> args.coord, args.accuracy, args.periodic
-    (['lat'], 2, None)
+    >>> args.coord, args.accuracy, args.periodic, args.progress
+    (['lat'], 2, None, None)
     """
     p = _Parser(
         prog="xgradient",
@@ -625,7 +676,7 @@ def build_parser():
         type=float,
         default=EARTH_RADIUS,
         metavar="METRES",
-        help=f"sphere radius for --geo (default {EARTH_RADIUS:g})",
+        help=f"sphere radius for --geo (default {EARTH_RADIUS})",
     )
     p.add_argument(
         "--accuracy", type=int, choices=(2, 4, 6), default=2, help="order of the interior stencil (default 2)"
@@ -673,7 +724,14 @@ def build_parser():
         help=f"zlib compression level of the output, 0 for none (default {COMPLEVEL})",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never INPUT)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show or hide dask's progress bar on stderr; default: shown only when "
+        "stderr is a terminal (never in a log file) and without --quiet",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary and, unless --progress, no progress bar")
     p.add_argument("--version", action="version", version=f"xgradient {__version__}")
     return p
 
@@ -701,7 +759,7 @@ def _run(argv):
         args = _demo_parser().parse_args(argv[1:])
         if Path(args.output).exists() and not Path(args.output).is_dir():
             raise UsageError(f"demo folder {args.output!r} exists and is not a folder")
-        report = demo.run(args.output, progress=not args.quiet, plot=not args.no_plot)
+        report = demo.run(args.output, progress=_show_progress(None, args.quiet), plot=not args.no_plot)
         print(report.summary())
         return 0 if report.ok else EXIT_FAILURE
     args = build_parser().parse_args(argv)
@@ -723,7 +781,7 @@ def _run(argv):
         chunks=chunks,
         complevel=args.complevel,
         overwrite=args.overwrite,
-        progress=not args.quiet,
+        progress=_show_progress(args.progress, args.quiet),
         history=f"{_now()}: xgradient {shlex.join(argv)}",
     )
     if not args.quiet:
@@ -736,12 +794,39 @@ def _run(argv):
     return 0
 
 
+def _show_progress(asked, quiet):
+    """--progress / --no-progress if given, else only on a terminal and without --quiet.
+
+    A progress bar redraws its line with carriage returns: in a log file
+    (stderr redirected, a batch job) that is a line of noise per update.
+    """
+    if asked is not None:
+        return asked
+    if quiet or sys.stderr is None:
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"xgradient: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _on_sigterm(signum, frame):
     raise _Terminated(signum)
+
+
+def _debug():
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def _report(line):
+    """One line on stderr, after the traceback when XGRADIENT_DEBUG is set."""
+    if _debug():
+        traceback.print_exc()
+    print(f"xgradient: {line}", file=sys.stderr)
 
 
 def main(argv=None):
@@ -756,8 +841,9 @@ def main(argv=None):
     -------
     int
         0 on success, 2 for a usage error (one line on stderr, nothing
-        written), 1 when writing fails, 130/143 when interrupted by
-        SIGINT/SIGTERM (the temporary file removed).
+        written), 1 when writing fails or for an internal error (a bug: one
+        line, the traceback with ``XGRADIENT_DEBUG=1``), 130/143 when
+        interrupted by SIGINT/SIGTERM (the temporary file removed).
 
     Examples
     --------
@@ -777,12 +863,19 @@ def main(argv=None):
             warnings.showwarning = _show_warning
             return _run(argv)
     except UsageError as err:
-        print(f"xgradient: error: {_one_line(err)}", file=sys.stderr)
+        _report(f"error: {_one_line(err)}")
         return EXIT_USAGE
     except SystemExit as exit:  # --help and --version
         return exit.code if isinstance(exit.code, int) else 0
     except (OSError, RuntimeError) as err:  # disk full, HDF5 errors, permissions
-        print(f"xgradient: error: {_one_line(err)}", file=sys.stderr)
+        _report(f"error: {_one_line(err)}")
+        return EXIT_FAILURE
+    except Exception as err:  # noqa: BLE001  (not the user's doing: a bug)
+        hint = "" if _debug() else f"; run again with {DEBUG_VARIABLE}=1 to see the traceback"
+        _report(
+            f"internal error (a bug in xgradient {__version__}, please report it): "
+            f"{type(err).__name__}: {_one_line(err)}{hint}"
+        )
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("xgradient: interrupted; no output written", file=sys.stderr)
