@@ -79,7 +79,11 @@ class Derivative:
         skipna=False,
         datetime_unit="s",
     ):
+        # pint quantities as coordinates: numbers and a units attribute from
+        # here on; their pint unit is kept for quantified results.
+        obj, quantified = _units.plain_coords(obj)
         self.coord = _coords.resolve(obj, coord, datetime_unit)
+        self.coord_quantity_units = quantified.get(self.coord.name)
         self.metric = None  # per-point factor (DataArray) the results are multiplied by
         self.geo = bool(geo)
         self.order = order
@@ -142,6 +146,16 @@ class Derivative:
             )
 
     def apply(self, da: xr.DataArray, name=None) -> xr.DataArray:
+        """The derivative of `da` (numpy, dask or a pint Quantity of either), named `name`."""
+        if _units.is_quantity(da.data):
+            coord_units = self.coord_quantity_units
+            per = _units.per_unit(
+                da.data,
+                self.coord.units if coord_units is None else coord_units,
+                self.order,
+                self.geo,
+            )
+            return _units.through_magnitude(da, lambda plain: self.apply(plain, name), per)
         dim = self.coord.dim
         if dim not in da.dims:
             raise ValueError(

@@ -168,18 +168,20 @@ def _what(da):
     return da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
 
 
-def _tan_lat_over_radius(plan: Derivative, radius, dtype):
+def _tan_lat_over_radius(plan: Derivative, radius, like):
     """tan(lat) / R along the latitude `plan` differentiates, NaN at a pole.
 
     The spherical metric terms all carry tan(lat) / R; at +-90 degrees tan is
     not inf but ~1.6e16 in floating point, so the pole is masked explicitly
     (the longitude terms there are NaN too: dx = R cos(lat) dlon is 0).
+    In the dtype of `like`, and per metre when `like` is a pint quantity.
     """
     c = plan.coord
     lat = c.values
     pole = np.isclose(np.abs(lat), 90.0, rtol=0, atol=1e-9)
     t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / float(radius))
-    return xr.DataArray(t.astype(dtype), dims=(c.dim,))
+    t = xr.DataArray(t.astype(like.dtype), dims=(c.dim,))
+    return _units.with_units_of(t, like, "1/m")
 
 
 def _geo_pair(plans, x, y):
@@ -409,11 +411,9 @@ def laplacian(
         if lats:
             dfdy = plans.get(lats[0], 1).apply(da)
             terms.append(
-                -_tan_lat_over_radius(plans.get(lats[0], 1), radius, dfdy.dtype) * dfdy
+                -_tan_lat_over_radius(plans.get(lats[0], 1), radius, dfdy) * dfdy
             )
-    result = terms[0]
-    for t in terms[1:]:
-        result = result + t
+    result = _units.add(terms, f"laplacian of {label(da)}")
     units = _units.sum_units(
         [da.attrs.get("units")] * len(names),
         [plans.get(c, 1).coord.units for c in names],
@@ -485,9 +485,7 @@ def _vector_setup(ds, u, v, x, y, geo, options):
 
 
 def _vector_result(ds, terms, ua, va, plans, x, y, geo, kind):
-    result = terms[0]
-    for t in terms[1:]:
-        result = result + t
+    result = _units.add(terms, f"{kind} of ({ua.name!r}, {va.name!r})")
     like = ua if len(ua.dims) >= len(va.dims) else va
     units = _units.sum_units(
         [ua.attrs.get("units"), va.attrs.get("units")],
@@ -593,7 +591,7 @@ def divergence(
     terms = [plans.get(x, 1).apply(ua), plans.get(y, 1).apply(va)]
     if geo:
         terms.append(
-            -_tan_lat_over_radius(plans.get(y, 1), radius, terms[1].dtype) * va
+            -_tan_lat_over_radius(plans.get(y, 1), radius, terms[1]) * va
         )
     return _vector_result(ds, terms, ua, va, plans, x, y, geo, "divergence")
 
@@ -677,5 +675,5 @@ def vorticity(
     )
     terms = [plans.get(x, 1).apply(va), -plans.get(y, 1).apply(ua)]
     if geo:
-        terms.append(_tan_lat_over_radius(plans.get(y, 1), radius, terms[1].dtype) * ua)
+        terms.append(_tan_lat_over_radius(plans.get(y, 1), radius, terms[1]) * ua)
     return _vector_result(ds, terms, ua, va, plans, x, y, geo, "vorticity")

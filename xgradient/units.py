@@ -5,6 +5,12 @@ One home for every units decision of the accessor and the operators:
 the ``units`` attribute of a result (udunits strings that pint, through
 cf-xarray's registry, parses too); :func:`radians_per_unit` reads the angle
 unit of a latitude or longitude for ``geo``.
+
+pint quantities (pint-xarray's ``da.pint.quantify()``) take the other road,
+the one ``xarray.DataArray.differentiate`` takes: units off, compute on the
+magnitude, units back on, computed by pint itself (:func:`plain_coords`,
+:func:`through_magnitude`). Pint stays optional: nothing here imports it; a
+quantity is recognised by its type's module and attributes.
 """
 
 from __future__ import annotations
@@ -13,16 +19,23 @@ import re
 import warnings
 
 import numpy as np
+import xarray as xr
 
 from . import coords as _coords
 
 __all__ = [
+    "add",
     "cancel",
+    "is_quantity",
     "mixed_units",
     "normalised_coord_units",
     "per",
+    "per_unit",
+    "plain_coords",
     "radians_per_unit",
     "sum_units",
+    "through_magnitude",
+    "with_units_of",
 ]
 
 
@@ -183,3 +196,188 @@ def radians_per_unit(name, units) -> float:
         f"geo=True: coordinate {name!r} has units {units!r}; a latitude or longitude "
         "must be in degrees or radians"
     )
+
+
+# ---------------------------------------------------------------------------
+# pint quantities: units off, compute on the magnitude, units back on
+
+
+def _is_pint(data) -> bool:
+    return (
+        type(data).__module__.split(".")[0] == "pint"
+        and hasattr(data, "magnitude")
+        and hasattr(data, "units")
+    )
+
+
+def _dask_meta(data):
+    """The meta (an empty block) of a dask array, None for anything else."""
+    if not (type(data).__module__.startswith("dask.") and hasattr(data, "dask")):
+        return None
+    from dask.array.utils import meta_from_array
+
+    return meta_from_array(data)
+
+
+def is_quantity(data) -> bool:
+    """Whether `data` is a pint Quantity (wrapping numpy or dask), without importing pint.
+
+    A dask array of Quantity blocks (``.chunk()`` on a quantified object,
+    where pint-xarray's ``.pint.chunk()`` puts dask inside pint) counts too.
+
+    Examples
+    --------
+    >>> import numpy as np, pint
+    >>> is_quantity(np.zeros(2)), is_quantity(pint.UnitRegistry().Quantity(np.zeros(2), "m"))
+    (False, True)
+    """
+    return _is_pint(data) or _is_pint(_dask_meta(data))
+
+
+def _parts(data):
+    """(magnitude, units, wrap) of a quantity; ``wrap(numbers, units)`` makes one again.
+
+    A dask array of Quantity blocks gives its magnitude lazily, block by
+    block, and its `wrap` rebuilds that layering for dask numbers, so that a
+    result mixes with the object's other variables as the input did.
+    """
+    if _is_pint(data):
+        return data.magnitude, data.units, type(data)
+    meta = _dask_meta(data)
+    cls = type(meta)
+
+    def wrap(numbers, units):
+        meta = _dask_meta(numbers)
+        if meta is None:
+            return cls(numbers, units)
+        return numbers.map_blocks(cls, units, meta=cls(meta, units))
+
+    magnitude = data.map_blocks(lambda block: block.magnitude, meta=meta.magnitude)
+    return magnitude, meta.units, wrap
+
+
+def plain_coords(obj):
+    """`obj` with each quantified coordinate as its magnitude and a ``units`` attribute.
+
+    Returns the plain object and ``{name: pint Unit}`` of the coordinates that
+    were quantities (the object itself and ``{}`` when none is), so that the
+    coordinate code reads units from attributes only, while the units of a
+    result can still come from pint.
+
+    Examples
+    --------
+    >>> import numpy as np, pint, xarray as xr
+    >>> ureg = pint.UnitRegistry()
+    >>> dist = ureg.Quantity(np.array([0.0, 1.0, 2.0]), "km")
+    >>> da = xr.DataArray(np.zeros(3), dims="x", coords={"dist": ("x", dist)})
+    >>> plain, found = plain_coords(da)
+    >>> plain.dist.attrs["units"], found["dist"] == ureg.km
+    ('kilometer', True)
+    """
+    found, replaced = {}, {}
+    for name, var in obj.coords.variables.items():
+        if not is_quantity(var.data):
+            continue
+        magnitude, found[name], _ = _parts(var.data)
+        # Full names ("D"): the attribute is read by the latitude/longitude
+        # tests (degrees_north) whatever a registry's default format is.
+        attrs = {**var.attrs, "units": format(found[name], "D")}
+        replaced[name] = (var.dims, magnitude, attrs)
+    if not found:
+        return obj, {}
+    return obj.assign_coords(replaced), found
+
+
+def per_unit(quantity, coord_units, order=1, geo=False):
+    """The pint unit a derivative of `quantity` is taken per: coordinate unit ** order.
+
+    `coord_units` is a pint Unit or a units string, parsed by `quantity`'s
+    registry (None: per index step, dimensionless); with `geo` it is metres.
+    """
+    if geo:
+        coord_units = "m"
+    if coord_units is None or (isinstance(coord_units, str) and coord_units.strip() in ("", "1")):
+        return None
+    if isinstance(coord_units, str):
+        try:
+            # A Unit's class belongs to its registry: this parses with that registry.
+            coord_units = type(_parts(quantity)[1])(coord_units)
+        except Exception as err:  # noqa: BLE001 - pint raises several kinds
+            raise ValueError(
+                f"the data are a pint Quantity but the coordinate's units {coord_units!r} "
+                f"are not understood by its unit registry ({err}); quantify the coordinate "
+                "too (da.pint.quantify()) or drop its units attribute"
+            ) from None
+    return coord_units**order
+
+
+def through_magnitude(da, compute, per=None):
+    """``compute(da)`` on the magnitude of a quantified DataArray, with units put back on.
+
+    `compute` takes a DataArray of plain numbers (numpy or dask) and returns a
+    DataArray or a Dataset; every DataArray of the result gets the units of
+    `da` divided by `per` (a pint Unit, or None for the units of `da`).
+    Lazy data stay lazy. This is the whole of xgradient's pint support:
+    anything computed on numbers (``.grad``, ``horizontal``) wraps itself in it.
+
+    Examples
+    --------
+    >>> import numpy as np, pint, xarray as xr
+    >>> ureg = pint.UnitRegistry()
+    >>> da = xr.DataArray(ureg.Quantity(np.array([1.0, 2.0]), "K"), dims="x")
+    >>> out = through_magnitude(da, lambda plain: plain * 2, per=ureg.s)
+    >>> out.data
+    <Quantity([2. 4.], 'kelvin / second')>
+    """
+    magnitude, units, put_back = _parts(da.data)
+    units = units if per is None else units / per
+    result = compute(da.copy(deep=False, data=magnitude))
+
+    def wrap(out):
+        return out.copy(deep=False, data=put_back(out.data, units))
+
+    if isinstance(result, xr.Dataset):
+        return result.map(wrap, keep_attrs=True)
+    return wrap(result)
+
+
+def with_units_of(da, like, units):
+    """Plain `da` as a quantity in `units` (a string) when `like` holds one; else `da`.
+
+    For the factors the operators multiply derivatives by (``tan(lat) / R``
+    is per metre), so that pint sees their units too.
+
+    Examples
+    --------
+    >>> import numpy as np, pint, xarray as xr
+    >>> ureg = pint.UnitRegistry()
+    >>> t = xr.DataArray(np.array([0.5, 1.0]), dims="y")
+    >>> with_units_of(t, xr.DataArray(ureg.Quantity(np.ones(2), "K")), "1/m").data
+    <Quantity([0.5 1. ], '1 / meter')>
+    """
+    if not is_quantity(like.data):
+        return da
+    _, like_units, put_back = _parts(like.data)
+    return da.copy(deep=False, data=put_back(da.data, type(like_units)(units)))
+
+
+def add(terms, what):
+    """The sum of DataArrays; for quantities whose units cannot be added, a ValueError.
+
+    Pint converts terms of compatible units (degrees_north and degree, m
+    and km) to the first term's; K/m^2 plus K/hPa^2, or a quantity plus plain
+    numbers, cannot be added, and the error says which terms of `what`.
+    """
+    total = terms[0]
+    try:
+        for t in terms[1:]:
+            total = total + t
+    except TypeError as err:  # pint's DimensionalityError is a TypeError
+        if not any(is_quantity(t.data) for t in terms):
+            raise
+        units = [str(_parts(t.data)[1]) if is_quantity(t.data) else "plain numbers" for t in terms]
+        raise ValueError(
+            f"{what}: its terms are in units {units}, which cannot be added ({err}); "
+            "convert the variables or coordinates to compatible units first"
+        ) from None
+    return total
