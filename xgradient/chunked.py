@@ -2,30 +2,31 @@
 
 Each block needs a few points (the halo) from its neighbours along the
 differentiated axis: none beyond the ends of an open coordinate, the other
-end's for a wrapped one. This is the job of ``dask.array.map_overlap``, done
-here with its parts so that two things it cannot do are possible:
+end's for a wrapped one. The graph is built from dask's public pieces only
+(``map_blocks``, slicing, ``concatenate``, ``overlap``, ``blockwise``), so the
+same code runs under both of dask's array backends (the classic one and the
+expression one of ``array.query-planning``). Two things shape it:
 
-- each block's task carries its own rows of the stencil as literal arguments
-  (``map_overlap`` hands every task the same extra arguments, i.e. the whole
-  coordinate's weights: the graph would grow like chunks x coordinate
-  length). Literal arguments, not shared graph keys: a key that many tasks
-  depend on makes dask's scheduler load every input block before it runs
-  them, which breaks streaming a file larger than memory;
-- the halos reach the kernel as separate thin slabs, so a block is never
-  copied into an enlarged one (``map_overlap`` concatenates, which costs a
-  full extra pass over memory). With ``skipna`` the gap search needs the
-  enlarged block, and dask's own overlap is used.
+- **per-block stencil rows.** The stencil's rows (weights and start) are a
+  small dask array chunked like the data along the axis, one key per block of
+  the axis; ``blockwise`` hands each task the key of its own block, which
+  shares only the axis index with the data. A cluster therefore ships each
+  block's rows once, as data, whatever the number of blocks along the other
+  dimensions (``map_overlap`` would copy the whole coordinate's rows into
+  every task). The geo `scale` factors travel the same way, chunked along the
+  dimensions they vary on, and the ``skipna`` positions along the axis.
+- **thin halos.** The halos reach the kernel as separate thin slabs: the
+  first and last `depth` points of every block (``map_blocks``), shifted by one
+  block along the axis (slicing and ``concatenate``), so a block is never
+  copied into an enlarged one (``map_overlap`` concatenates, a full extra
+  pass over memory). With ``skipna`` the gap search needs the enlarged block,
+  and dask's own ``overlap`` is used.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-
 import dask.array as da
 import numpy as np
-from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
 
 from . import gaps, kernel
 from .stencil import Stencil
@@ -67,21 +68,11 @@ def axis_chunks(chunks, smallest, smallest_end) -> tuple[int, ...]:
     return tuple(merged)
 
 
-def _split(rows, chunks):
-    edges = np.cumsum((0,) + tuple(chunks))
-    return [rows[a:b] for a, b in itertools.pairwise(edges)]
+def _rows_dtype(width):
+    return np.dtype([("weights", np.float64, (width,)), ("start", np.int64)])
 
 
-def _block(values, weights, start, scale, axis):
-    return kernel.apply(values, weights, start, axis=axis, threads=1, scale=scale)
-
-
-def _block_skipna(values, weights, start, positions, left, axis, rule):
-    out = kernel.apply(values, weights, start, axis=axis, threads=1)
-    return gaps.fill(values, out, positions, left, rule, axis)
-
-
-def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=None) -> da.Array:
+def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=None):
     """Lazily differentiate dask array `x` along `axis` with `stencil`.
 
     Parameters
@@ -97,8 +88,7 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
         widens to the full stencil width.
     scale : ndarray, optional
         Factors for the results (not with `skipna`), shaped like `x` with
-        length 1 along `axis` and along any dimension they do not vary on;
-        each task carries its block's part.
+        length 1 along `axis` and along any dimension they do not vary on.
 
     Returns
     -------
@@ -110,70 +100,94 @@ def apply_dask(x: da.Array, stencil: Stencil, axis: int, out_dtype, skipna=False
     chunks = axis_chunks(x.chunks[axis], *stencil.min_chunks(depth))
     if chunks != x.chunks[axis]:
         x = x.rechunk({axis: chunks})
+    nb = len(chunks)
     periodic = stencil.period is not None
+    halos = nb > 1 or periodic
     offsets = np.cumsum((0,) + chunks[:-1])
     ends = offsets + np.asarray(chunks)
-    left = np.where((offsets > 0) | periodic, depth, 0)
-    right = np.where((ends < stencil.size) | periodic, depth, 0)
-    # Each block's rows, with start counted from the first point of its halo.
-    local_start = (stencil.start - np.repeat(offsets - left, chunks)).astype(np.int64)
-    per_block = [_split(stencil.weights, chunks), _split(local_start, chunks)]
     if skipna:
-        ext = x
-        if len(chunks) > 1 or periodic:
-            ext = da.overlap.overlap(
+        left = np.where((offsets > 0) | periodic, depth, 0)
+        right = np.where((ends < stencil.size) | periodic, depth, 0)
+    else:
+        # Every block gets slabs of `depth` points on both sides (the ends of
+        # an open coordinate get a slab of their own block that no stencil
+        # row reads), so every block counts from `depth` before its start.
+        left = np.full(nb, depth if halos else 0)
+    # Each block's rows, with start counted from the first point of its halo.
+    rows = np.empty(stencil.size, _rows_dtype(stencil.width))
+    rows["weights"] = stencil.weights
+    rows["start"] = stencil.start - np.repeat(offsets - left, chunks)
+    index = tuple(range(x.ndim))
+    # One key per block of the axis; blockwise pairs block b of every input
+    # with block b of the data along the axis (align_arrays=False: the inputs
+    # have the same number of blocks there, not the same sizes).
+    args = [x, index]
+    if skipna:
+        if halos:
+            x = da.overlap.overlap(
                 x,
                 depth={axis: depth},
                 boundary={axis: "periodic" if periodic else "none"},
                 allow_rechunk=False,
             )
-        inputs = [ext]
-        per_block.append(
+            args = [x, index]
+        positions = np.concatenate(
             [stencil.positions(a - lo, b + hi) for a, b, lo, hi in zip(offsets, ends, left, right)]
         )
-        per_block.append([int(lo) for lo in left])
-        func = functools.partial(_block_skipna, axis=axis, rule=gaps.Rule.of(stencil))
-    elif len(chunks) > 1 or periodic:
-        tails, heads = (_edges(x, axis, depth, last) for last in (True, False))
-        inputs = [x, tails, heads]
-        func = functools.partial(_block_halos, axis=axis)
+        args += [
+            da.from_array(rows, chunks=(chunks,)), (axis,),
+            da.from_array(positions, chunks=(tuple(int(c) for c in np.asarray(chunks) + left + right),)),
+            (axis,),
+            da.from_array(left.astype(np.int64), chunks=1), (axis,),
+        ]  # fmt: skip
+        func, kwargs = _block_skipna, {"axis": axis, "rule": gaps.Rule.of(stencil)}
     else:
-        inputs = [x]
-        func = functools.partial(_block, axis=axis)
-    if scale is not None:
-        scale = np.asarray(scale, dtype=np.float64)
-        scale = scale.reshape((1,) * (x.ndim - scale.ndim) + scale.shape)
-        edges = [np.cumsum((0,) + c) for c in x.chunks]
-    name = "xgradient-" + tokenize(
-        [a.name for a in inputs], stencil.weights, stencil.start, stencil.period, axis, skipna, scale
+        if halos:
+            args += [_shifted(x, axis, depth, periodic, last=True), index]
+            args += [_shifted(x, axis, depth, periodic, last=False), index]
+        args += [da.from_array(rows, chunks=(chunks,)), (axis,)]
+        func, kwargs = _block, {"axis": axis, "halos": halos, "scale_dims": None}
+        if scale is not None:
+            scale = np.asarray(scale, dtype=np.float64)
+            scale = scale.reshape((1,) * (x.ndim - scale.ndim) + scale.shape)
+            varying = tuple(d for d in range(x.ndim) if scale.shape[d] != 1)
+            squeezed = scale.reshape([scale.shape[d] for d in varying])
+            if varying:
+                kwargs["scale_dims"] = varying
+                args += [da.from_array(squeezed, chunks=tuple(x.chunks[d] for d in varying)), varying]
+            else:
+                kwargs["scale"] = squeezed  # one number
+    return da.blockwise(
+        func,
+        index,
+        *args,
+        token="xgradient",
+        dtype=out_dtype,
+        meta=np.empty((0,) * x.ndim, dtype=out_dtype),
+        adjust_chunks={axis: chunks},
+        align_arrays=False,
+        concatenate=True,
+        **kwargs,
     )
-    nb = len(chunks)
-    dsk = {}
-    for index in np.ndindex(*x.numblocks):
-        b = index[axis]
-        refs = [(inputs[0].name,) + index]
-        if func.func is _block_halos:
-            # The slab before this block is the tail of the previous block, the
-            # slab after it the head of the next (wrapping when periodic).
-            for slabs, other in ((tails, b - 1), (heads, b + 1)):
-                if periodic:
-                    other %= nb
-                inside = 0 <= other < nb
-                refs.append((slabs.name,) + index[:axis] + (other,) + index[axis + 1 :] if inside else None)
-        args = [rows[b] for rows in per_block]
-        if not skipna:
-            args.append(None if scale is None else _part(scale, edges, index))
-        dsk[(name,) + index] = (func, *refs, *args)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=inputs)
-    meta = np.empty((0,) * x.ndim, dtype=out_dtype)
-    return da.Array(graph, name, chunks=x.chunks, dtype=out_dtype, meta=meta)
 
 
-def _part(scale, edges, index):
-    """The part of `scale` (length 1 where it does not vary) over block `index`."""
-    return np.ascontiguousarray(
-        scale[tuple(slice(None) if n == 1 else slice(e[i], e[i + 1]) for n, e, i in zip(scale.shape, edges, index))]
+def _block(values, *parts, axis, halos, scale_dims, scale=None):
+    lo = hi = None
+    if halos:
+        lo, hi, *parts = parts
+    rows, *parts = parts
+    if scale_dims is not None:
+        (scale,) = parts
+        # Back to the block's dimensions: length 1 where the factors do not vary.
+        scale = np.expand_dims(scale, [d for d in range(values.ndim) if d not in scale_dims])
+    return kernel.apply(
+        values, rows["weights"], rows["start"], axis=axis, threads=1, left=lo, right=hi, scale=scale
     )
+
+
+def _block_skipna(values, rows, positions, left, axis, rule):
+    out = kernel.apply(values, rows["weights"], rows["start"], axis=axis, threads=1)
+    return gaps.fill(values, out, positions, int(left[0]), rule, axis)
 
 
 def _edge(block, axis, depth, last):
@@ -184,12 +198,26 @@ def _edge(block, axis, depth, last):
     return block[tuple(index)].copy()
 
 
-def _edges(x, axis, depth, last):
-    """Array whose block b is the last (or first) `depth` points of block b of `x`."""
+def _shifted(x, axis, depth, periodic, last):
+    """Block b: the `depth` points of `x` just before block b (`last`) or just after it.
+
+    Built from the last (first) points of every block, shifted by one block.
+    At the ends of an open coordinate the slab is the block's own edge (never
+    read, but every block then has the same layout), so that no block depends
+    on the far end of the array.
+    """
+    nb = x.numblocks[axis]
     sizes = list(x.chunks)
-    sizes[axis] = (depth,) * x.numblocks[axis]
-    return x.map_blocks(_edge, axis, depth, last, chunks=tuple(sizes), dtype=x.dtype)
+    sizes[axis] = (depth,) * nb
+    meta = np.empty((0,) * x.ndim, dtype=x.dtype)
+    edges = x.map_blocks(_edge, axis, depth, last, chunks=tuple(sizes), dtype=x.dtype, meta=meta)
 
+    def blocks(a, b):
+        return edges[(slice(None),) * axis + (slice(a * depth, b * depth),)]
 
-def _block_halos(values, lo, hi, weights, start, scale, axis):
-    return kernel.apply(values, weights, start, axis=axis, threads=1, left=lo, right=hi, scale=scale)
+    if last:  # block b - 1's tail; block 0 gets the last block's (or its own)
+        pieces = [blocks(nb - 1, nb) if periodic else blocks(0, 1), blocks(0, nb - 1)]
+    else:  # block b + 1's head
+        pieces = [blocks(1, nb), blocks(0, 1) if periodic else blocks(nb - 1, nb)]
+    pieces = [p for p in pieces if p.shape[axis]]
+    return pieces[0] if len(pieces) == 1 else da.concatenate(pieces, axis=axis)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 
 from . import chunked, gaps, kernel
@@ -11,7 +12,24 @@ __all__ = ["differentiate", "gradient", "result_dtype"]
 
 
 def _is_dask(values) -> bool:
-    return type(values).__module__.startswith("dask.") and hasattr(values, "dask")
+    """A dask array, under either of dask's array backends."""
+    return dask.is_dask_collection(values) and hasattr(values, "chunks")
+
+
+def _check_not_other_chunked(values):
+    """Refuse a chunked array that dask does not run (e.g. cubed), rather than load it whole.
+
+    Chunked array types share dask's ``chunks`` layout, a tuple of block sizes
+    per dimension (which is what xarray's chunk managers work with); storage
+    arrays that numpy reads whole (h5py, zarr) give a flat tuple, or None.
+    """
+    chunks = getattr(values, "chunks", None)
+    if isinstance(chunks, tuple) and chunks and all(isinstance(c, tuple) for c in chunks):
+        kind = f"{type(values).__module__}.{type(values).__qualname__}"
+        raise TypeError(
+            f"cannot differentiate a chunked {kind}: xgradient runs chunked data with dask "
+            "only, and will not load it whole; convert it to a dask array (or load it) first"
+        )
 
 
 def result_dtype(dtype) -> np.dtype:
@@ -40,7 +58,9 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
     """
     if scale is not None and skipna:
         raise ValueError("scale is not applied with skipna")  # a bug, not a user error
-    if not _is_dask(values):
+    dask_input = _is_dask(values)
+    if not dask_input:
+        _check_not_other_chunked(values)
         values = np.asarray(values)
     out_dtype = result_dtype(values.dtype)
     ndim = values.ndim
@@ -52,7 +72,7 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
             f"the coordinate has {stencil.size} values but axis {axis} of the data "
             f"has length {values.shape[axis]}"
         )
-    if _is_dask(values):
+    if dask_input:
         return chunked.apply_dask(values, stencil, axis, out_dtype, skipna=skipna, scale=scale)
     if not skipna:
         if stencil.period is None:
