@@ -173,6 +173,17 @@ def test_coordinate_quantities_in_other_units():
     close(per_km.to("K/m").magnitude, q.grad("z").data.magnitude)
 
 
+@pytest.mark.parametrize("how", ["numpy", "dask-in-pint"])
+def test_a_difference_of_degC_is_in_delta_degC(how):
+    """pint: q[1] - q[0] in degC is delta_degC; so is a derivative's numerator."""
+    q = quantified(field("degC"))
+    dz = layout(q, how).grad("z")
+    assert units(dz) == ureg.Unit("delta_degC/m")
+    f = q.data.magnitude
+    close(numbers(dz.pint.to("K/m")), np.gradient(f, q.z.data.magnitude, axis=0))
+    assert q.grad.laplacian(["z"]).data.units == ureg.Unit("delta_degC/m^2")
+
+
 def test_second_derivative_units_are_squared():
     q = quantified(field())
     h = q.grad.hessian(["p", "z"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xarray as xr
 
 from . import operators
+from .coords import UnknownCoordinateError
 from .labelled import EARTH_RADIUS, Derivative, differentiable_vars
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
@@ -357,3 +358,97 @@ class DatasetGrad(_Grad):
                [2., 2., 2., 2.]])
         """
         return operators.vorticity(self._obj, u, v, **options)
+
+
+def _has(ds, name):
+    return name in ds.coords or name in ds.dims
+
+
+class DataTreeGrad:
+    """Derivatives of every node of a DataTree: ``tree.grad("lat")``."""
+
+    def __init__(self, tree):
+        self._tree = tree
+
+    def __call__(self, coord, **options):
+        """Derivative of every numeric data variable of every node that has `coord`.
+
+        Each node is differentiated as ``Dataset.grad`` differentiates a
+        Dataset (see it for the options), with the coordinates it inherits
+        from its parents: a latitude on the root serves every group below it.
+
+        Parameters
+        ----------
+        coord : str or list of str
+            A dimension or 1-D coordinate name; a list differentiates each
+            node along those of the names it has.
+        **options
+            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
+            datetime_unit), as for ``Dataset.grad``.
+
+        Returns
+        -------
+        DataTree
+            The same groups, in the same places. A node that has the
+            coordinate holds what ``node.dataset.grad(coord, ...)`` returns (its
+            variables along it, under their own names; ``d{var}_d{coord}`` for
+            a list). A node without it keeps its coordinates and attributes
+            but no data variables: nothing there has a derivative along
+            `coord`, and the tree keeps its shape, so paths stay valid.
+
+        Raises
+        ------
+        UnknownCoordinateError
+            No node has `coord` (a ``KeyError`` and a ``ValueError``).
+        KeyError, ValueError, TypeError
+            As for ``Dataset.grad``; a note on the exception names the node
+            (Python >= 3.11).
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> tree = xr.DataTree.from_dict({
+        ...     "/": xr.Dataset(coords={"lat": ("lat", [0.0, 1.0, 3.0], {"units": "degrees_north"})}),
+        ...     "/ocean": xr.Dataset({"sst": ("lat", [10.0, 12.0, 16.0], {"units": "degC"})}),
+        ...     "/station": xr.Dataset({"p": ("time", [1000.0, 990.0])}),
+        ... })
+        >>> dt = tree.grad("lat")
+        >>> dt["ocean/sst"].values
+        array([2., 2., 2.])
+        >>> dt["ocean/sst"].attrs["units"]
+        'degC/degrees_north'
+        >>> list(dt["station"].data_vars)  # nothing along lat there: kept, empty
+        []
+        """
+        names = [coord] if isinstance(coord, str) else _names(coord)
+        tree = self._tree
+        found = {n for n in names for node in tree.subtree if _has(node.dataset, n)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            known = sorted(
+                {str(d) for node in tree.subtree for d in node.dataset.dims}
+                | {
+                    str(c)
+                    for node in tree.subtree
+                    for c, var in node.dataset.coords.items()
+                    if var.ndim == 1
+                }
+            )
+            raise UnknownCoordinateError(
+                f"{missing[0]!r} is neither a dimension nor a 1-D coordinate of any node "
+                f"of the DataTree; choose one of {known}"
+            )
+
+        def node_grad(ds):
+            here = [n for n in names if _has(ds, n)]
+            if not here:
+                return xr.Dataset(coords=ds.coords, attrs=ds.attrs)
+            return ds.grad(coord if isinstance(coord, str) else here, **options)
+
+        return tree.map_over_datasets(node_grad)
+
+
+# DataTree is in xarray from 2024.10 on; older versions have only the two above.
+if hasattr(xr, "register_datatree_accessor"):
+    xr.register_datatree_accessor("grad")(DataTreeGrad)
+    __all__.append("DataTreeGrad")

@@ -311,12 +311,24 @@ def per_unit(quantity, coord_units, order=1, geo=False):
     return coord_units**order
 
 
+def _difference_units(units, put_back):
+    """The units of a difference of two values in `units`: degC -> delta_degC."""
+    zero = put_back(np.zeros(1), units)
+    try:
+        return (zero - zero).units
+    except Exception:  # noqa: BLE001 - a unit pint cannot subtract in stays as it is
+        return units
+
+
 def through_magnitude(da, compute, per=None):
     """``compute(da)`` on the magnitude of a quantified DataArray, with units put back on.
 
     `compute` takes a DataArray of plain numbers (numpy or dask) and returns a
     DataArray or a Dataset; every DataArray of the result gets the units of
-    `da` divided by `per` (a pint Unit, or None for the units of `da`).
+    a difference of `da`'s values divided by `per` (a pint Unit, or None).
+    A difference of temperatures in degC is in delta_degC, as pint says of
+    ``q[1] - q[0]``: ``degC/m`` would be an offset unit pint cannot convert
+    (``differentiate`` returns that one; ours converts to ``K/m``).
     Lazy data stay lazy. This is the whole of xgradient's pint support:
     anything computed on numbers (``.grad``, ``horizontal``) wraps itself in it.
 
@@ -330,6 +342,7 @@ def through_magnitude(da, compute, per=None):
     <Quantity([2. 4.], 'kelvin / second')>
     """
     magnitude, units, put_back = _parts(da.data)
+    units = _difference_units(units, put_back)
     units = units if per is None else units / per
     result = compute(da.copy(deep=False, data=magnitude))
 
