@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernel import numba
+from ._compat import njit, numba
 from .stencil import Stencil, fornberg_weights
 
 __all__ = ["Rule", "fill", "reach"]
@@ -77,13 +77,13 @@ def fill(values, out, positions, left, stencil, axis):
     """
     # Flat indices into C-ordered arrays: a gap cell's neighbours along the
     # axis are `stride` elements apart, so each look-up is a 1-D take.
-    f = np.ascontiguousarray(values).reshape(-1)
+    f = _compilable(np.ascontiguousarray(values)).reshape(-1)
     res = out.view()
     res.shape = (-1,)  # a view of the kernel's C-contiguous output (raises, never copies)
     m = values.shape[axis]
     rows = out.shape[axis]
     stride = int(np.prod(values.shape[axis + 1 :], dtype=np.int64))
-    at_out = _nan_results(f.reshape(-1, m, stride), res.reshape(-1, rows, stride), left)
+    at_out = _nan_results(f.reshape(-1, m, stride), _compilable(res).reshape(-1, rows, stride), left)
     if not at_out.size:
         return out
     # Row along the axis, and the flat index of the same cell in the input.
@@ -123,6 +123,16 @@ def fill(values, out, positions, left, stencil, axis):
     return out
 
 
+def _compilable(a):
+    """`a` in a dtype the compiled scan takes: native byte order (netCDF data
+    may be big-endian), float16 as float32 (numba has no float16; exact)."""
+    if a.dtype.kind == "f" and a.dtype.itemsize == 2:
+        return a.astype(np.float32)
+    if not a.dtype.isnative:
+        return a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
 def _nan_results_numpy(f, out, left):
     """Flat indices into `out` (outer, rows, inner) of NaN results on valid cells.
 
@@ -137,7 +147,7 @@ _nan_results = _nan_results_numpy
 
 if numba is not None:
 
-    @numba.njit(nogil=True, cache=True)
+    @njit(nogil=True)
     def _nan_results(f, out, left):  # pragma: no cover - compiled
         # One pass over the result and the input, in runs of 64 cells: a run
         # without a hit (most of them) costs one vectorised count.

@@ -48,10 +48,7 @@ TILE = 1 << 17
 # float64 sums stay in L1.
 SUM_TILE = 256
 
-try:  # pragma: no cover - exercised by whichever environment runs the tests
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+from ._compat import njit, numba
 
 HAVE_NUMBA = numba is not None
 
@@ -236,7 +233,7 @@ def _run_compiled(f, lo, hi, w, start, plan, out, scale, threads):
 
 if HAVE_NUMBA:
 
-    @numba.njit(nogil=True, cache=True, inline="always")
+    @njit(nogil=True, inline="always")
     def _point(f, lo, hi, o, i):  # pragma: no cover - compiled
         """Point i of row o, counted from values[0]: from the halos past either end.
 
@@ -254,7 +251,7 @@ if HAVE_NUMBA:
 def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
-    @numba.njit(nogil=True, cache=True)
+    @njit(nogil=True)
     def middle(f, lo, hi, w, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
         # sc: None, or the factor of each output column (outer, inner).
         inner = f.shape[2]
@@ -305,7 +302,7 @@ def _compiled(K):
                                 for t in range(n):
                                     dst[u0 + t] = acc[t] * sc[o, u0 + t]
 
-    @numba.njit(nogil=True, cache=True)
+    @njit(nogil=True)
     def last(f, lo, hi, w, wt, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
         # sc: None, or the factor of each output row (outer, 1).
         # Four rows at a time: each weight loaded serves all four.

@@ -1,0 +1,149 @@
+"""Sharp edges a new user hits (issue 13): install, metadata, odd options, odd input.
+
+Truths: the files a fresh process writes (or cannot write), numpy.gradient
+on native-endian float64 copies of the data, and exact errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xgradient
+
+PACKAGE = Path(xgradient.__file__).resolve().parent
+
+# Runs every compiled kernel (the stencil loops and skipna's NaN scan) and
+# checks its numbers against numpy.gradient.
+USE_THE_KERNELS = textwrap.dedent(
+    """
+    import numpy as np, xgradient
+    from xgradient import kernel
+    assert kernel.HAVE_NUMBA
+    x = np.array([0.0, 1.0, 3.0, 4.0, 7.0, 8.5])
+    f = np.sin(x) * np.arange(1.0, 4.0)[:, None]
+    for axis, g in ((1, f), (0, f.T)):
+        got = xgradient.gradient(g, x, axis=axis)
+        assert np.array_equal(got, np.gradient(g, x, axis=axis)), got
+    f[1, 2] = np.nan
+    got = xgradient.gradient(f, x, axis=1, skipna=True)
+    assert np.array_equal(got[[0, 2]], np.gradient(f[[0, 2]], x, axis=1))
+    assert np.allclose(got[1, 3:], np.gradient(f[1, 3:], x[3:]), rtol=1e-12)
+    print(xgradient.__file__)
+    """
+)
+
+
+def copy_package(tmp_path) -> Path:
+    """A copy of the package without byte code, importable from the returned folder."""
+    site = tmp_path / "site"
+    shutil.copytree(PACKAGE, site / "xgradient", ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+def run_python(code, env, cwd):
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def clean_env(**changes):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
+    env.pop("PYTHONPATH", None)
+    env.update(changes)
+    return env
+
+
+def files_under(folder: Path):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_compiled_kernels_are_cached_outside_the_package(tmp_path):
+    # Issue 13, item 1: numba's cache=True wrote .nbi/.nbc files into the
+    # installed package's __pycache__, which pip uninstall leaves behind.
+    site = copy_package(tmp_path)
+    before = files_under(site)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(HOME=str(home), PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1")
+    for _ in range(2):  # the second run loads what the first one cached
+        done = run_python(USE_THE_KERNELS, env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == str(site / "xgradient" / "__init__.py")
+    assert files_under(site) == before
+    cached = files_under(home / ".cache" / "xgradient" / "numba")
+    assert any(f.endswith(".nbi") for f in cached) and any(f.endswith(".nbc") for f in cached)
+
+
+def test_numba_cache_dir_is_honoured(tmp_path):
+    site = copy_package(tmp_path)
+    home, chosen = tmp_path / "home", tmp_path / "chosen"
+    home.mkdir()
+    env = clean_env(
+        HOME=str(home), PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1", NUMBA_CACHE_DIR=str(chosen)
+    )
+    done = run_python(USE_THE_KERNELS, env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert any(f.endswith(".nbc") for f in files_under(chosen))
+    assert files_under(home) == []
+
+
+def test_import_works_when_neither_the_package_nor_home_is_writable(tmp_path):
+    # Issue 13, item 2: "cannot cache function '_point': no locator available".
+    # A regular file where a folder would be is unwritable even for root
+    # (as CI runs): the package's __pycache__, and the parent of HOME.
+    site = copy_package(tmp_path)
+    (site / "xgradient" / "__pycache__").write_text("not a folder")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    env = clean_env(HOME=str(blocker / "home"), PYTHONPATH=str(site))
+    done = run_python(USE_THE_KERNELS, env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cache" not in done.stderr.lower()
+    # The same with a NUMBA_CACHE_DIR that cannot be created: no cache, no error.
+    env["NUMBA_CACHE_DIR"] = str(blocker / "numba")
+    done = run_python(USE_THE_KERNELS, env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cache" not in done.stderr.lower()
+
+
+# ---------------------------------------------------------------------------
+# Item 6: skipna on big-endian and float16 data
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4", "<f8", "<f4", "float16", ">f2"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_skipna_on_any_byte_order_and_float16(dtype, axis):
+    rng = np.random.default_rng(6)
+    x = np.cumsum(rng.uniform(0.5, 1.5, 9))
+    f = rng.standard_normal((9, 7)) if axis == 0 else rng.standard_normal((7, 9))
+    f[2, 3] = f[4, 4] = f[5, 1] = np.nan
+    data = f.astype(dtype)
+    native = data.astype(data.dtype.newbyteorder("="))
+    got = xgradient.gradient(data, x, axis=axis, skipna=True)
+    want = xgradient.gradient(native, x, axis=axis, skipna=True)
+    assert got.dtype == want.dtype and got.dtype.isnative
+    np.testing.assert_array_equal(got, want)
+    # And the numbers are numpy.gradient's where no gap is in reach.
+    plain = np.gradient(native.astype(np.float64), x, axis=axis)
+    ok = np.isfinite(plain)
+    np.testing.assert_allclose(got[ok], plain[ok], rtol=2e-3 if data.itemsize == 2 else 1e-5)
+    assert np.isfinite(got).sum() > ok.sum()  # the gaps' neighbours were filled
+
+
+def test_skipna_on_big_endian_dask_data():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(7)
+    x = np.cumsum(rng.uniform(0.5, 1.5, 12))
+    f = rng.standard_normal((5, 12))
+    f[1, 4] = f[3, 9] = np.nan
+    data = da.from_array(f.astype(">f8"), chunks=(2, 5))
+    got = xgradient.gradient(data, x, axis=1, skipna=True).compute()
+    np.testing.assert_array_equal(got, xgradient.gradient(f, x, axis=1, skipna=True))
