@@ -147,3 +147,105 @@ def test_skipna_on_big_endian_dask_data():
     data = da.from_array(f.astype(">f8"), chunks=(2, 5))
     got = xgradient.gradient(data, x, axis=1, skipna=True).compute()
     np.testing.assert_array_equal(got, xgradient.gradient(f, x, axis=1, skipna=True))
+
+
+# ---------------------------------------------------------------------------
+# Item 5: nonsense options are a ValueError at call time, naming the option
+
+
+def field(lat=(-60.0, -20.0, 10.0, 45.0, 80.0), lat_units="degrees_north"):
+    import xarray as xr
+
+    lon = np.arange(0.0, 360.0, 30.0)
+    values = np.cos(np.deg2rad(np.asarray(lat)))[:, None] * np.sin(np.deg2rad(lon))
+    return xr.DataArray(
+        values,
+        coords={"lat": ("lat", np.asarray(lat), {"units": lat_units}), "lon": ("lon", lon, {"units": "degrees_east"})},
+        dims=("lat", "lon"),
+        name="T",
+        attrs={"units": "K"},
+    )
+
+
+def every_front(da, **options):
+    """The same options through each public entry point that takes them."""
+    from xgradient import operators
+
+    yield lambda: da.grad("lon", **options)
+    yield lambda: da.to_dataset().grad(["lat", "lon"], **options)
+    yield lambda: operators.laplacian(da, ["lat", "lon"], **options)
+    if not {"geo", "radius", "datetime_unit"} & set(options):
+        yield lambda: xgradient.gradient(da.values, da.lon.values, axis=1, **options)
+
+
+BAD_OPTIONS = [
+    ({"periodic": np.inf}, "periodic"),
+    ({"periodic": -np.inf}, "periodic"),
+    ({"periodic": np.nan}, "periodic"),
+    ({"periodic": 0}, "periodic"),
+    ({"periodic": -360.0}, "periodic"),
+    ({"periodic": "yes"}, "periodic"),
+    ({"geo": True, "radius": np.inf}, "radius"),
+    ({"geo": True, "radius": np.nan}, "radius"),
+    ({"geo": True, "radius": 0.0}, "radius"),
+    ({"geo": True, "radius": -6.4e6}, "radius"),
+    ({"geo": True, "radius": 1e-320}, "radius"),
+    ({"geo": True, "radius": "6.4e6"}, "radius"),
+    ({"geo": "yes"}, "geo"),
+    ({"accuracy": 2.0}, "accuracy"),
+    ({"accuracy": 4.0}, "accuracy"),
+    ({"accuracy": True}, "accuracy"),
+    ({"accuracy": 3}, "accuracy"),
+    ({"accuracy": "2"}, "accuracy"),
+    ({"edge_order": True}, "edge_order"),
+    ({"edge_order": 2.0}, "edge_order"),
+    ({"edge_order": 0}, "edge_order"),
+    ({"edge_order": 3}, "edge_order"),
+    ({"skipna": "no"}, "skipna"),
+    ({"datetime_unit": "sec"}, "datetime_unit"),
+    ({"datetime_unit": "Y"}, "datetime_unit"),
+    ({"datetime_unit": None}, "datetime_unit"),
+]
+
+
+@pytest.mark.parametrize(("options", "name"), BAD_OPTIONS, ids=[repr(o) for o, _ in BAD_OPTIONS])
+def test_nonsense_options_are_refused(options, name):
+    da = field()
+    for call in every_front(da, **options):
+        with pytest.raises(ValueError, match=rf"^{name} must be .*got {options[name]!r}"):
+            call()
+
+
+def test_options_still_accepted():
+    from xgradient.options import Options
+
+    da = field()
+    for ok in (
+        {"periodic": 360},
+        {"periodic": np.float32(360.0)},
+        {"periodic": np.True_},
+        {"accuracy": np.int64(4), "edge_order": np.int32(2)},
+        {"geo": np.True_, "radius": np.float32(6.4e6)},
+        {"geo": True, "radius": 1e-100},  # tiny, but its metric is finite
+        {"datetime_unit": "D"},
+    ):
+        Options(**ok)
+        da.grad("lon", **ok)
+
+
+@pytest.mark.parametrize(
+    ("lat", "units", "bad"),
+    [
+        ((-60.0, -20.0, 10.0, 45.0, 95.0), "degrees_north", 95.0),
+        ((-90.5, -20.0, 10.0, 45.0, 80.0), "degrees_north", -90.5),
+        ((-1.0, 0.0, 1.0, 1.5, 1.6), "radians", 1.6),
+    ],
+)
+def test_latitudes_beyond_the_poles_are_refused_with_geo(lat, units, bad):
+    da = field(lat, units)
+    for coord in ("lon", "lat", ["lat", "lon"]):
+        with pytest.raises(ValueError, match=rf"latitude 'lat' is {bad:g} at index \d, beyond \+-90"):
+            da.grad(coord, geo=True)
+    da.grad("lon")  # without geo they are just numbers
+    # The poles themselves are latitudes (the longitude derivative is NaN there).
+    assert np.isnan(field((-90.0, 0.0, 90.0)).grad("lon", geo=True)[[0, 2]]).all()

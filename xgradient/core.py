@@ -6,6 +6,7 @@ import dask
 import numpy as np
 
 from . import chunked, gaps, kernel
+from .options import Options
 from .stencil import Stencil, build_stencil
 
 __all__ = ["differentiate", "gradient", "result_dtype"]
@@ -96,16 +97,6 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
     return gaps.fill(ext, out, stencil.positions(-d, stencil.size + d), d, stencil, axis)
 
 
-def _period(periodic):
-    if periodic is None or periodic is False or periodic is np.False_:
-        return None
-    if periodic is True or periodic is np.True_:
-        return 360.0
-    if isinstance(periodic, (int, float, np.integer, np.floating)) and periodic > 0:
-        return float(periodic)
-    raise ValueError(f"periodic must be None, True, False or a positive period, got {periodic!r}")
-
-
 def gradient(
     values, coord_values, axis=-1, *, edge_order=1, accuracy=2, periodic=None, skipna=False
 ):
@@ -148,7 +139,8 @@ def gradient(
     >>> np.allclose(xgradient.gradient(depth**2, depth), np.gradient(depth**2, depth))
     True
     """
+    options = Options(edge_order=edge_order, accuracy=accuracy, periodic=periodic, skipna=skipna)
     stencil = build_stencil(
-        coord_values, edge_order=edge_order, accuracy=accuracy, period=_period(periodic)
+        coord_values, edge_order=edge_order, accuracy=accuracy, period=options.period
     )
     return differentiate(values, stencil, axis, skipna=skipna)

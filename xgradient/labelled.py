@@ -12,7 +12,8 @@ import xarray as xr
 
 from . import coords as _coords
 from . import units as _units
-from .core import _period, differentiate, result_dtype
+from .core import differentiate, result_dtype
+from .options import EARTH_RADIUS, Options
 from .stencil import build_stencil
 
 __all__ = ["EARTH_RADIUS", "Derivative", "differentiable_vars"]
@@ -39,9 +40,6 @@ DROPPED_ATTRS = {
 }
 
 
-EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius, as in MetPy
-
-
 class Derivative:
     """One coordinate, resolved and turned into a stencil, once for all variables.
 
@@ -55,7 +53,7 @@ class Derivative:
         First or second derivative.
     **options
         As for ``.grad``: edge_order, accuracy, periodic, geo, radius,
-        skipna, datetime_unit.
+        skipna, datetime_unit; validated by :class:`~xgradient.options.Options`.
 
     Examples
     --------
@@ -79,9 +77,23 @@ class Derivative:
         skipna=False,
         datetime_unit="s",
     ):
+        try:
+            self.options = Options(
+                edge_order=edge_order,
+                accuracy=accuracy,
+                periodic=periodic,
+                geo=geo,
+                radius=radius,
+                skipna=skipna,
+                datetime_unit=datetime_unit,
+            )
+        except ValueError as err:
+            raise ValueError(f"{err} (differentiating along {coord!r})") from None
         # pint quantities as coordinates: numbers and a units attribute from
         # here on; their pint unit is kept for quantified results.
         obj, quantified = _units.plain_coords(obj)
+        if geo:
+            _check_latitudes(obj)
         self.coord = _coords.resolve(obj, coord, datetime_unit)
         self.coord_quantity_units = quantified.get(self.coord.name)
         self.metric = None  # per-point factor (DataArray) the results are multiplied by
@@ -91,7 +103,7 @@ class Derivative:
         if periodic is None:
             period = _coords.detect_period(self.coord)
         else:
-            period = _period(periodic)
+            period = self.options.period
         try:
             self.stencil = build_stencil(
                 self.coord.values,
@@ -208,6 +220,28 @@ class Derivative:
         which = "derivative" if self.order == 1 else "second derivative"
         attrs["long_name"] = f"{which} of {what} with respect to {self.coord.name}"
         return attrs
+
+
+def _check_latitudes(obj):
+    """Every latitude coordinate of `obj` within +-90 degrees: beyond, cos(lat) < 0
+    would flip the sign of a longitude derivative per metre."""
+    for name in obj.coords:
+        var = obj.coords[name]
+        if not _coords.is_latitude(name, var.attrs) or var.dtype.kind not in "iuf":
+            continue
+        try:
+            rad = _units.radians_per_unit(name, var.attrs.get("units"))
+        except ValueError:
+            continue  # not an angle: the geo code says so if it is used
+        values = np.abs(np.asarray(var.values, dtype=np.float64)) * rad
+        beyond = np.flatnonzero(values > np.pi / 2 * (1 + 1e-12))
+        if beyond.size:
+            i = np.unravel_index(beyond[0], var.shape)
+            at = i[0] if len(i) == 1 else i
+            raise ValueError(
+                f"geo=True: latitude {name!r} is {float(var.values[i]):g} at index {at}, beyond "
+                "+-90 degrees; a latitude must lie between the poles"
+            )
 
 
 def label(da):
