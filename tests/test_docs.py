@@ -31,6 +31,7 @@ PAGES = [
     "dask",
     "cli",
     "coming-from",
+    "units",
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
