@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +214,214 @@ def test_a_file_named_dash_through_a_path(simple, monkeypatch):
     assert cli.main(["in.nc", "-o", "./-", "--coord", "x", "-q"]) == 0
     with xr.open_dataset(simple.parent / "-") as w:
         np.testing.assert_allclose(w.dt_dx.values, np.gradient(field(), X, axis=1))
+
+
+# ---------------------------------------------------------------------------
+# 4. Output names that collide
+
+
+@pytest.fixture
+def colliding(tmp_path):
+    """a_dx along y and a along x_dy are both da_dx_dy."""
+    y, x = np.array([0.0, 1.0, 3.0, 4.0]), np.array([0.0, 2.0, 3.0, 7.0, 8.0])
+    path = tmp_path / "names.nc"
+    xr.Dataset(
+        {"a_dx": (("y", "x_dy"), np.outer(y**2, x)), "a": (("y", "x_dy"), np.outer(y, x**2))},
+        coords={"y": y, "x_dy": x},
+    ).to_netcdf(path)
+    return path
+
+
+def test_colliding_output_names_are_an_error_naming_both(colliding, capsys):
+    out = colliding.parent / "o.nc"
+    assert cli.main([str(colliding), "-o", str(out), "--coord", "y", "--coord", "x_dy", "-q"]) == 2
+    line = errors(capsys)
+    assert "'da_dx_dy'" in line
+    assert "'a_dx' along 'y'" in line and "'a' along 'x_dy'" in line
+    assert not out.exists()
+    # in separate runs, both derivatives are written, each right
+    with xr.open_dataset(colliding) as ds:
+        x, y = ds.x_dy.values, ds.y.values
+        for var, coord, axis, spacing in (("a_dx", "y", 0, y), ("a", "x_dy", 1, x)):
+            target = colliding.parent / f"{var}.nc"
+            assert cli.main([str(colliding), "-o", str(target), "--var", var, "--coord", coord, "-q"]) == 0
+            with xr.open_dataset(target) as w:
+                assert list(w.data_vars) == ["da_dx_dy"]
+                np.testing.assert_allclose(w.da_dx_dy.values, np.gradient(ds[var].values, spacing, axis=axis))
+
+
+def test_a_derivative_named_like_a_coordinate_is_an_error(tmp_path, capsys):
+    x = np.array([0.0, 1.0, 3.0])
+    path = tmp_path / "in.nc"
+    xr.Dataset({"t": ("x", x**2)}, coords={"x": x, "dt_dx": ("x", [5.0, 6.0, 7.0])}).to_netcdf(path)
+    assert cli.main([str(path), "-o", str(tmp_path / "o.nc"), "--coord", "x", "-q"]) == 2
+    line = errors(capsys)
+    assert "'dt_dx'" in line and "coordinate" in line
+
+
+# ---------------------------------------------------------------------------
+# 13. Times that cannot be decoded
+
+
+def write_with_times(path, units, calendar=None):
+    """t(time, x) with times in `units`, written by netCDF4 as a model would."""
+    import netCDF4
+
+    times = np.array([0.0, 1.0, 2.0, 4.0])
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("x", X.size)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = units
+        if calendar:
+            t.calendar = calendar
+        t[:] = times
+        x = nc.createVariable("x", "f8", ("x",))
+        x.units = "m"
+        x[:] = X
+        v = nc.createVariable("t", "f4", ("time", "x"))
+        v.units = "K"
+        v[:] = (times[:, None] ** 2 + 1) * X[None, :] ** 1.5
+    return path, times
+
+
+@pytest.mark.parametrize(
+    "units, calendar",
+    [("months since 2000-01-01", None), ("months since 2000-01-01", "gregorian"), ("days since 2000-01-01", "mars")],
+)
+def test_undecodable_times_leave_the_other_coordinates_usable(tmp_path, capsys, units, calendar):
+    src, times = write_with_times(tmp_path / "in.nc", units, calendar)
+    with pytest.raises(ValueError, match="decode"):  # what xarray does with the file
+        xr.open_dataset(src)
+    with xr.open_dataset(src, decode_times=False) as raw:
+        t = raw.t.values.astype(np.float64)
+    assert cli.main([str(src), "-o", str(tmp_path / "dx.nc"), "--coord", "x", "-q"]) == 0
+    line = errors(capsys)
+    assert line.startswith("xgradient: warning: cannot decode the times of 'time'")
+    assert repr(units) in line and "kept as numbers" in line
+    with xr.open_dataset(tmp_path / "dx.nc", decode_times=False) as w:
+        np.testing.assert_allclose(w.dt_dx.values, np.gradient(t, X, axis=1), rtol=1e-6)
+        # the time coordinate is written back as it was
+        np.testing.assert_array_equal(w.time.values, times)
+        assert w.time.attrs["units"] == units
+        assert w.time.attrs.get("calendar") == calendar
+    # along the time itself: per unit of the file ("months", "days")
+    assert cli.main([str(src), "-o", str(tmp_path / "dt.nc"), "--coord", "time", "-q"]) == 0
+    with xr.open_dataset(tmp_path / "dt.nc", decode_times=False) as w:
+        np.testing.assert_allclose(w.dt_dtime.values, np.gradient(t, times, axis=0), rtol=1e-6)
+        assert w.dt_dtime.attrs["units"] == f"K/{units.split()[0]}"
+
+
+def test_no_decode_times(tmp_path):
+    src, days = write_with_times(tmp_path / "in.nc", "days since 2000-01-01", "noleap")
+    args = [str(src), "--coord", "time", "-q"]
+    assert cli.main([*args, "-o", str(tmp_path / "raw.nc"), "--no-decode-times"]) == 0
+    assert cli.main([*args, "-o", str(tmp_path / "dates.nc"), "--datetime-unit", "D"]) == 0
+    with xr.open_dataset(src, decode_times=False) as raw:
+        expected = np.gradient(raw.t.values.astype(np.float64), days, axis=0)
+    with xr.open_dataset(tmp_path / "raw.nc") as a, xr.open_dataset(tmp_path / "dates.nc") as b:
+        np.testing.assert_allclose(a.dt_dtime.values, expected, rtol=1e-6)
+        np.testing.assert_allclose(b.dt_dtime.values, expected, rtol=1e-6)
+        assert a.dt_dtime.attrs["units"] == "K/days" and b.dt_dtime.attrs["units"] == "K/day"
+        # either way the times read back as the same dates
+        assert list(a.time.values) == list(b.time.values)
+        assert a.time.encoding["calendar"] == "noleap"
+
+
+# ---------------------------------------------------------------------------
+# 14. Several files, netCDF groups
+
+
+LAT = np.array([-30.0, -10.0, 0.0, 15.0, 40.0])
+
+
+def write_years(folder, years=(2000, 2001, 2002)):
+    """One file per year of monthly t(time, lat), each with its grid mapping."""
+    paths, parts = [], []
+    for year in years:
+        time = xr.date_range(f"{year}-01-01", periods=12, freq="MS", use_cftime=False)
+        days = (time - np.datetime64("2000-01-01")) / np.timedelta64(1, "D")
+        values = np.sin(np.asarray(days)[:, None] / 200.0) * LAT[None, :] ** 2
+        ds = xr.Dataset(
+            {
+                "t": (("time", "lat"), values, {"units": "K", "grid_mapping": "crs"}),
+                "crs": ((), 0, {"grid_mapping_name": "latitude_longitude"}),
+            },
+            coords={"time": time, "lat": ("lat", LAT, {"units": "degrees_north"})},
+        )
+        path = folder / f"t_{year}.nc"
+        ds.to_netcdf(path)
+        paths.append(path)
+        parts.append(ds)
+    return paths, xr.concat([p.t for p in parts], "time")
+
+
+def test_several_files_are_combined_along_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths, whole = write_years(tmp_path)
+    seconds = (whole.time - whole.time[0]).values / np.timedelta64(1, "s")
+    expected_time = np.gradient(whole.values, seconds, axis=0)
+    expected_lat = np.gradient(whole.values, LAT, axis=1)
+    # the shell's expansion (in any order), and a quoted pattern
+    given = {"names": [p.name for p in reversed(paths)], "pattern": ["t_*.nc"]}
+    for how, inputs in given.items():
+        out = f"{how}.nc"
+        assert cli.main([*inputs, "-o", out, "--coord", "time", "--coord", "lat", "-q"]) == 0
+        with xr.open_dataset(out) as w:
+            assert w.sizes["time"] == 36
+            np.testing.assert_allclose(w.dt_dtime.values, expected_time, rtol=1e-9)
+            np.testing.assert_allclose(w.dt_dlat.values, expected_lat, rtol=1e-9)
+            assert w.crs.dims == ()  # the grid mapping did not gain a time dimension
+            command = shlex.join([*inputs, "-o", out, "--coord", "time", "--coord", "lat", "-q"])
+            assert w.attrs["history"].splitlines()[0].endswith(f": xgradient {command}")
+
+
+def test_several_files_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    paths, _ = write_years(tmp_path)
+    assert cli.main(["x_*.nc", "-o", "o.nc", "--coord", "time"]) == 2
+    assert "no file matches 'x_*.nc'" in errors(capsys)
+    # an output that is one of the inputs
+    assert cli.main(["t_*.nc", "-o", paths[1].name, "--coord", "time", "--overwrite"]) == 2
+    assert "is the input file" in errors(capsys)
+    # grids that do not match
+    with xr.open_dataset(paths[2]) as ds:
+        ds.assign_coords(lat=ds.lat + 0.5).to_netcdf(tmp_path / "other.nc")
+    assert cli.main([paths[0].name, "other.nc", "-o", "o.nc", "--coord", "time"]) == 2
+    assert "cannot read and combine the 2 input files" in errors(capsys)
+    assert not (tmp_path / "o.nc").exists()
+
+
+@pytest.fixture
+def grouped(tmp_path):
+    """Two groups (and a nested one), nothing at the root: how some models write."""
+    import netCDF4
+
+    path = tmp_path / "groups.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        for i, name in enumerate(("forecast", "analysis")):
+            g = nc.createGroup(name)
+            g.createDimension("lat", LAT.size)
+            lat = g.createVariable("lat", "f8", ("lat",))
+            lat.units = "degrees_north"
+            lat[:] = LAT
+            t = g.createVariable("t", "f8", ("lat",))
+            t.units = "K"
+            t[:] = (i + 1) * LAT**3
+        nc["forecast"].createGroup("members")
+    return path
+
+
+def test_a_netcdf_group(grouped, capsys):
+    out = grouped.parent / "o.nc"
+    assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "-q"]) == 2
+    line = errors(capsys)
+    assert "no variables outside its groups ['/forecast', '/forecast/members', '/analysis']" in line
+    assert "--group" in line and "unknown coordinate" not in line
+    assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "--group", "fcst"]) == 2
+    assert "has no group 'fcst'; its groups are ['/forecast'" in errors(capsys)
+    assert not out.exists()
+    for group, factor in (("analysis", 2), ("/forecast", 1)):
+        assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "--group", group, "-q", "--overwrite"]) == 0
+        with xr.open_dataset(out) as w:
+            np.testing.assert_allclose(w.dt_dlat.values, np.gradient(factor * LAT**3, LAT))

@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import datetime
+import glob
 import math
 import os
 import shlex
@@ -94,6 +95,8 @@ def gradient_file(
     overwrite=False,
     progress=False,
     history=None,
+    group=None,
+    decode_times=True,
 ):
     """Differentiate the variables of a netCDF file and write a new netCDF file.
 
@@ -107,8 +110,12 @@ def gradient_file(
 
     Parameters
     ----------
-    input : str or path-like
-        The netCDF file to read (never modified).
+    input : str or path-like, or a list of them
+        The netCDF file to read (never modified). Several files (a list, or a
+        pattern such as ``"run/*.nc"`` that is not itself a file name) are
+        opened together with ``xarray.open_mfdataset`` and combined by their
+        coordinates (e.g. one file per year along time); their other
+        coordinates must be equal.
     output : str or path-like
         The netCDF file to write. Its folder must exist. It is written under a
         temporary name in that folder and renamed when complete.
@@ -139,6 +146,14 @@ def gradient_file(
     history : str, optional
         Line to prepend to the global ``history`` attribute; default
         ``"<UTC time>: xgradient.gradient_file(...)"``.
+    group : str, optional
+        The netCDF group to read (``"forecast"``, ``"/model/level2"``);
+        default the root group.
+    decode_times : bool, default True
+        Decode CF times into dates. A variable whose times cannot be decoded
+        (units such as ``"months since ..."`` in a standard calendar, an
+        unknown calendar) is kept as numbers in its units, with a warning,
+        and the others are decoded as usual; ``False`` decodes none.
 
     Returns
     -------
@@ -169,10 +184,13 @@ def gradient_file(
     ...     print(result.dtheta_ddepth.values, result.dtheta_ddepth.units)
     [-0.1 -0.1 -0.1 -0.1] degC/m
     """
-    _check_output_name(input, output)
-    src, dst = Path(input), Path(output)
-    _check_input(src)
-    _check_output(src, dst, overwrite)
+    sources = _inputs(input)
+    _check_output_name(sources[0], output)
+    dst = Path(output)
+    for src in sources:
+        _check_input(src)
+        _check_output(src, dst, overwrite)
+    src = sources[0]
     coords = _unique(coords)
     if not coords:
         raise UsageError("no coordinate given: name one with --coord")
@@ -186,7 +204,7 @@ def gradient_file(
         "skipna": skipna,
         "datetime_unit": datetime_unit,
     }
-    ds = _open(src)
+    ds = _open(sources, group=group, decode_times=decode_times)
     try:
         plan = _plan(ds, coords, None if variables is None else _unique(variables), geo, options)
         selected = _unique(v for step in plan for v in step.names)
@@ -194,7 +212,8 @@ def gradient_file(
         lazy = ds.chunk(sizes)
         out = _derivatives(lazy, plan)
         if history is None:
-            history = f"{_now()}: xgradient.gradient_file({str(src)!r}, {str(dst)!r}, {coords!r})"
+            given = str(src) if len(sources) == 1 else [str(p) for p in sources]
+            history = f"{_now()}: xgradient.gradient_file({given!r}, {str(dst)!r}, {coords!r})"
         old = ds.attrs.get("history")
         out.attrs["history"] = f"{history}\n{old}" if old else history
         encoding = _encoding(out, ds, sizes, complevel)
@@ -213,6 +232,27 @@ def _check_input(src):
         raise UsageError(f"input file {str(src)!r} does not exist")
     if src.is_dir():
         raise UsageError(f"input {str(src)!r} is a folder, not a netCDF file")
+
+
+def _inputs(given):
+    """The input paths: one, several, or the files that a pattern matches (sorted).
+
+    A name that exists is never taken for a pattern, whatever its characters.
+    """
+    names = [given] if isinstance(given, (str, os.PathLike)) else list(given)
+    if not names:
+        raise UsageError("no input file given")
+    paths = []
+    for name in names:
+        text = os.fspath(name)
+        if not os.path.lexists(text) and any(c in text for c in "*?["):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise UsageError(f"no file matches {text!r}")
+            paths += map(Path, matches)
+        else:
+            paths.append(Path(text))
+    return _unique(paths)
 
 
 def _check_output_name(input, output):
@@ -253,14 +293,113 @@ def _check_output(src, dst, overwrite):
         raise UsageError(f"output {str(dst)!r} exists; pass --overwrite to replace it")
 
 
-def _open(src):
+def _open(sources, group=None, decode_times=True):
+    """The input as one Dataset (lazy), its times decoded where they can be."""
+    if group is not None:
+        for src in sources:
+            _check_group(src, group)
     try:
-        # cache=False: each dask task reads its own block from the file.
-        # decode_timedelta=False keeps durations (forecast_period) as numbers
-        # with their units, as they are in the file.
-        return xr.open_dataset(src, engine="netcdf4", cache=False, decode_timedelta=False)
+        ds = _open_as(sources, group, decode_times)
     except Exception as err:  # noqa: BLE001  (netCDF4 and xarray raise many kinds)
-        raise UsageError(f"cannot read {str(src)!r} as netCDF: {_one_line(err)}") from None
+        undecodable = _undecodable_times(sources, group) if decode_times is True else []
+        if not undecodable:
+            raise _unreadable(sources, err) from None
+        # Only these variables stay numbers: the file stays usable along the others.
+        try:
+            ds = _open_as(sources, group, {name: False for name in undecodable})
+        except Exception as again:  # noqa: BLE001
+            raise _unreadable(sources, again) from None
+        for name in undecodable:
+            var = ds.variables[name]
+            warnings.warn(
+                f"cannot decode the times of {name!r} (units {var.attrs.get('units')!r}, "
+                f"calendar {var.attrs.get('calendar', 'standard')!r}); they are kept as "
+                "numbers in those units (a derivative along them is per that unit)",
+                UserWarning,
+                stacklevel=3,
+            )
+    if group is None and not ds.variables:
+        groups = _groups(sources[0])
+        if groups:
+            ds.close()
+            raise UsageError(
+                f"{str(sources[0])!r} has no variables outside its groups {groups}; "
+                "choose one with --group NAME"
+            )
+    return ds
+
+
+def _open_as(sources, group, decode_times):
+    # cache=False: each dask task reads its own block from the file.
+    # decode_timedelta=False keeps durations (forecast_period) as numbers
+    # with their units, as they are in the file.
+    options = {"engine": "netcdf4", "decode_timedelta": False, "decode_times": decode_times, "group": group}
+    if len(sources) == 1:
+        return xr.open_dataset(sources[0], cache=False, **options)
+    # Only the variables along the dimension the files are joined on are
+    # concatenated (not a grid mapping or the coordinates of a fixed grid,
+    # taken from the first file), and the files' grids must match exactly.
+    return xr.open_mfdataset(
+        sources,
+        combine="by_coords",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="exact",
+        combine_attrs="override",
+        **options,
+    )
+
+
+def _unreadable(sources, err):
+    if len(sources) == 1:
+        return UsageError(f"cannot read {str(sources[0])!r} as netCDF: {_one_line(err)}")
+    return UsageError(f"cannot read and combine the {len(sources)} input files: {_one_line(err)}")
+
+
+def _undecodable_times(sources, group):
+    """The names of the variables whose CF times xarray cannot decode."""
+    found = []
+    for src in sources:
+        try:
+            raw = xr.open_dataset(src, engine="netcdf4", decode_cf=False, group=group)
+        except Exception:  # noqa: BLE001  (unreadable: reported by the caller)
+            return []
+        with raw:
+            for name, var in raw.variables.items():
+                if name in found or " since " not in str(var.attrs.get("units", "")):
+                    continue
+                try:
+                    xr.decode_cf(xr.Dataset({name: var}), decode_timedelta=False)
+                except Exception:  # noqa: BLE001  (cftime and xarray raise several kinds)
+                    found.append(name)
+    return found
+
+
+def _groups(src):
+    """The paths of the netCDF groups of `src` ("/forecast", "/forecast/level2")."""
+    import netCDF4
+
+    found = []
+
+    def walk(node):
+        for child in node.groups.values():
+            found.append(child.path)
+            walk(child)
+
+    try:
+        with netCDF4.Dataset(src) as nc:
+            walk(nc)
+    except OSError:  # not netCDF: said when it is opened
+        return None
+    return found
+
+
+def _check_group(src, group):
+    groups = _groups(src)
+    if groups is not None and "/" + str(group).strip("/") not in groups:
+        where = f"its groups are {groups}" if groups else "it has no groups"
+        raise UsageError(f"{str(src)!r} has no group {group!r}; {where}")
 
 
 # --------------------------------------------------------------------------
@@ -281,6 +420,10 @@ class _Step(NamedTuple):
     coord: str
     derivative: Derivative
     names: list
+
+    def output_name(self, name):
+        """``d{var}_d{coord}``, as ``Dataset.grad`` names a derivative."""
+        return f"d{name}_d{self.derivative.coord.name}"
 
 
 def _plan(ds, coords, variables, geo, options):
@@ -306,15 +449,43 @@ def _plan(ds, coords, variables, geo, options):
     if variables is not None:
         for name in variables:
             _check_variable(ds, name, derivatives)
-        return [_Step(c, d, list(variables)) for c, d in derivatives.items()]
-    plan = [_Step(c, d, list(differentiable_vars(ds, d.coord.dim))) for c, d in derivatives.items()]
-    if not any(step.names for step in plan):
-        wanted = sorted({d.coord.dim for d in derivatives.values()})
-        raise UsageError(f"no numeric data variable has the dimension(s) {wanted}; nothing to do")
+        plan = [_Step(c, d, list(variables)) for c, d in derivatives.items()]
+    else:
+        plan = [_Step(c, d, list(differentiable_vars(ds, d.coord.dim))) for c, d in derivatives.items()]
+        if not any(step.names for step in plan):
+            wanted = sorted({d.coord.dim for d in derivatives.values()})
+            raise UsageError(f"no numeric data variable has the dimension(s) {wanted}; nothing to do")
+        for step in plan:
+            for name in step.names:
+                _check_metric(ds[name], step.derivative)
+    _check_output_names(ds, plan)
+    return plan
+
+
+def _check_output_names(ds, plan):
+    """No derivative may take the name of another one or of a coordinate written beside it.
+
+    ``a_dx`` along ``y`` and ``a`` along ``x_dy`` are both ``da_dx_dy``:
+    one of them would be lost without a word.
+    """
+    made = {}
     for step in plan:
         for name in step.names:
-            _check_metric(ds[name], step.derivative)
-    return plan
+            key = step.output_name(name)
+            if key in made:
+                other, along = made[key]
+                raise UsageError(
+                    f"the derivatives of {other!r} along {along!r} and of {name!r} along "
+                    f"{step.coord!r} would both be named {key!r}; differentiate them in "
+                    "separate runs (choose the variables with --var)"
+                )
+            if key in ds.coords:
+                raise UsageError(
+                    f"the derivative of {name!r} along {step.coord!r} would be named {key!r}, "
+                    "like a coordinate of the input that is written beside it; leave it out "
+                    "with --var, or rename the coordinate"
+                )
+            made[key] = (name, step.coord)
 
 
 def _derivative(ds, coord, geo, options):
@@ -360,7 +531,7 @@ def _derivatives(ds, plan):
     out = {}
     for step in plan:
         for name in step.names:
-            key = f"d{name}_d{step.derivative.coord.name}"
+            key = step.output_name(name)
             out[key] = step.derivative.apply(ds[name], name=key)
     result = xr.Dataset(out, coords=ds.coords, attrs=dict(ds.attrs))
     for name in _referenced(ds, result):
@@ -578,7 +749,7 @@ def _one_line(err):
 # The command line
 
 USAGE = """\
-xgradient INPUT -o OUTPUT --coord NAME [--coord NAME ...] [options]
+xgradient INPUT [INPUT ...] -o OUTPUT --coord NAME [--coord NAME ...] [options]
        xgradient demo [-o DIR] [--quiet] [--no-plot]"""
 
 DESCRIPTION = """\
@@ -599,6 +770,10 @@ examples:
       vertical gradient of theta on nonuniform depth levels, 4th order
   xgradient run.nc -o trend.nc --coord time --datetime-unit D --chunks time=-1
       rate of change per day along a (cftime) time axis
+  xgradient 'run/tas_*.nc' -o dtas_dt.nc --coord time --chunks time=-1
+      several files (a quoted pattern, or their names), combined along time
+  xgradient model.nc --group forecast -o grad.nc --coord lat
+      the variables of one netCDF group
   xgradient demo -o /tmp/xgradient-demo
 
 exit status: 0 on success, 2 for a usage error (nothing written), 1 when
@@ -648,7 +823,13 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="INPUT", help="netCDF file to read (never modified)")
+    p.add_argument(
+        "input",
+        nargs="+",
+        metavar="INPUT",
+        help="netCDF file to read (never modified); several files, or a quoted pattern "
+        "such as 'run/*.nc', are combined by their coordinates",
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="netCDF file to write")
     p.add_argument(
         "-c",
@@ -723,6 +904,14 @@ def build_parser():
         metavar="{0..9}",
         help=f"zlib compression level of the output, 0 for none (default {COMPLEVEL})",
     )
+    p.add_argument("--group", metavar="NAME", help="netCDF group to read (default: the root group)")
+    p.add_argument(
+        "--no-decode-times",
+        dest="decode_times",
+        action="store_false",
+        help="keep CF times as numbers in their units (by default they are decoded, "
+        "and a variable whose times cannot be decoded is kept as numbers with a warning)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never INPUT)")
     p.add_argument(
         "--progress",
@@ -770,6 +959,8 @@ def _run(argv):
         args.input,
         args.output,
         args.coord,
+        group=args.group,
+        decode_times=args.decode_times,
         variables=args.var,
         geo=args.geo,
         accuracy=args.accuracy,
