@@ -249,3 +249,79 @@ def test_latitudes_beyond_the_poles_are_refused_with_geo(lat, units, bad):
     da.grad("lon")  # without geo they are just numbers
     # The poles themselves are latitudes (the longitude derivative is NaN there).
     assert np.isnan(field((-90.0, 0.0, 90.0)).grad("lon", geo=True)[[0, 2]]).all()
+
+
+# ---------------------------------------------------------------------------
+# Items 3 and 4: what Dataset.grad differentiates, and under which names
+
+
+def masked_dataset(time_on_crs=True):
+    import xarray as xr
+
+    x = np.array([0.0, 1.0, 3.0, 4.5, 7.0])
+    t = np.array([0.0, 1.0])
+    temp = np.sin(x) * np.array([[1.0], [2.0]])
+    crs_dims = ("time",) if time_on_crs else ()
+    crs_data = np.zeros(2, np.int32) if time_on_crs else np.int32(0)
+    return xr.Dataset(
+        {
+            "temp": (("time", "x"), temp, {"units": "K", "grid_mapping": "crs"}),
+            "land": (("time", "x"), temp > 0.5),
+            "quality": (("time", "x"), np.ones((2, 5), np.int8), {"flag_values": [0, 1], "flag_meanings": "bad good"}),
+            "bits": (("time", "x"), np.ones((2, 5), np.int8), {"flag_masks": [1, 2]}),
+            "crs": (crs_dims, crs_data, {"grid_mapping_name": "latitude_longitude"}),
+            "crs2": (("time",), np.zeros(2, np.int32)),
+            "salt": (("time", "x"), 2 * temp, {"grid_mapping": "crs2: x crs3: y"}),
+        },
+        coords={"x": x, "time": t},
+    )
+
+
+def test_dataset_grad_skips_masks_flags_and_grid_mappings():
+    ds = masked_dataset()
+    for coord, kept in (("x", ["temp", "salt"]), ("time", ["temp", "salt"])):
+        out = ds.grad(coord)
+        assert list(out.data_vars) == kept
+        axis = ds.temp.get_axis_num(coord)
+        np.testing.assert_array_equal(out.temp, np.gradient(ds.temp.values, ds[coord].values, axis=axis))
+    assert list(ds.grad(["x", "time"]).data_vars) == ["dtemp_dx", "dsalt_dx", "dtemp_dtime", "dsalt_dtime"]
+    from xgradient.labelled import skipped_vars
+
+    assert skipped_vars(ds, "time") == {
+        "land": "boolean",
+        "quality": "a flag variable",
+        "bits": "a flag variable",
+        "crs": "a grid mapping",
+        "crs2": "a grid mapping",
+    }
+    # Named in the encoding (decode_coords="all" moves grid_mapping there).
+    ds = masked_dataset().drop_vars(["crs"])
+    ds.temp.attrs.pop("grid_mapping")
+    ds.temp.encoding["grid_mapping"] = "crs2"
+    ds.salt.attrs.pop("grid_mapping")
+    assert list(ds.grad("time").data_vars) == ["temp", "salt"]
+
+
+def test_list_output_names_that_collide_are_an_error():
+    import xarray as xr
+
+    y = np.array([0.0, 1.0, 2.5])
+    x_dy = np.array([0.0, 2.0, 3.0, 5.0])
+    ds = xr.Dataset(
+        {"a_dx": (("y", "x_dy"), np.outer(y, x_dy)), "a": (("y", "x_dy"), np.outer(y**2, x_dy))},
+        coords={"y": y, "x_dy": x_dy},
+    )
+    with pytest.raises(ValueError, match=r"of 'a_dx' along 'y' and of 'a' along 'x_dy' would both be named 'da_dx_dy'"):
+        ds.grad(["y", "x_dy"])
+    # Renamed, nothing is lost: four derivatives, each numpy's.
+    out = ds.rename(a_dx="b").grad(["y", "x_dy"])
+    assert sorted(out.data_vars) == ["da_dx_dy", "da_dy", "db_dx_dy", "db_dy"]
+    np.testing.assert_array_equal(out.da_dx_dy, np.gradient(ds.a.values, x_dy, axis=1))
+    # A name that is already a coordinate.
+    clash = ds.assign_coords(da_dy=("y", y))
+    with pytest.raises(ValueError, match=r"of 'a' along 'y' would be named 'da_dy', which is already a coordinate"):
+        clash.grad(["y", "x_dy"])
+    # The same coordinate twice would be one derivative under one name.
+    for obj in (ds, ds.a):
+        with pytest.raises(ValueError, match="coordinate 'y' is given twice"):
+            obj.grad(["y", "x_dy", "y"])

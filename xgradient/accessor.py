@@ -16,7 +16,36 @@ def _names(coord):
     names = list(coord)
     if not names:
         raise ValueError("no coordinate given: pass a name or a list of names")
+    twice = [c for i, c in enumerate(names) if c in names[:i]]
+    if twice:
+        raise ValueError(f"coordinate {twice[0]!r} is given twice; each derivative is computed once")
     return names
+
+
+def _output_names(pairs, coords):
+    """``d{var}_d{coord}`` for each (var, coord) pair, refusing two of one name.
+
+    Distinct pairs can meet (variables ``a_dx`` and ``a`` along ``y`` and
+    ``x_dy`` both give ``da_dx_dy``): one derivative would be lost without
+    a word. `coords` are names the result already holds.
+    """
+    made = {}
+    for var, c in pairs:
+        key = f"d{var}_d{c}"
+        if key in made:
+            (v0, c0) = made[key]
+            raise ValueError(
+                f"the derivatives of {v0!r} along {c0!r} and of {var!r} along {c!r} would both "
+                f"be named {key!r}; rename a variable or a coordinate first (.rename), or "
+                "differentiate them in separate calls"
+            )
+        if key in coords:
+            raise ValueError(
+                f"the derivative of {var!r} along {c!r} would be named {key!r}, which is "
+                "already a coordinate; rename one of them first (.rename)"
+            )
+        made[key] = (var, c)
+    return list(made)
 
 
 _PARAMS_DOC = """
@@ -98,9 +127,8 @@ class DataArrayGrad(_Grad):
         if names is None:
             return plans[0].apply(da)
         base = da.name if da.name is not None else "f"
-        return xr.Dataset(
-            {f"d{base}_d{p.coord.name}": p.apply(da, name=f"d{base}_d{p.coord.name}") for p in plans}
-        )
+        keys = _output_names([(base, p.coord.name) for p in plans], da.coords)
+        return xr.Dataset({key: p.apply(da, name=key) for key, p in zip(keys, plans)})
 
     __call__.__doc__ = (
         """Derivative along a named coordinate, using its values as the spacing.
@@ -244,11 +272,12 @@ class DatasetGrad(_Grad):
             datetime_unit=datetime_unit,
         )
         ds = self._obj
-        out = {}
-        for plan in plans:
-            for name in differentiable_vars(ds, plan.coord.dim):
-                key = name if names is None else f"d{name}_d{plan.coord.name}"
-                out[key] = plan.apply(ds[name], name=key)
+        jobs = [(name, plan) for plan in plans for name in differentiable_vars(ds, plan.coord.dim)]
+        if names is None:
+            keys = [name for name, _ in jobs]
+        else:
+            keys = _output_names([(name, plan.coord.name) for name, plan in jobs], ds.coords)
+        out = {key: plan.apply(ds[name], name=key) for key, (name, plan) in zip(keys, jobs)}
         return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
 
     __call__.__doc__ = (
@@ -261,8 +290,18 @@ class DatasetGrad(_Grad):
     Dataset
         For one name, the derivative of every numeric data variable that has
         the coordinate's dimension, under its own name; for a list, variables
-        ``d{var}_d{coord}``. Variables without that dimension, non-numeric
-        variables (e.g. cftime ``time_bnds``) and CF cell bounds are dropped.
+        ``d{var}_d{coord}``. Dropped: variables without that dimension,
+        non-numeric variables (e.g. cftime ``time_bnds``), boolean masks, CF
+        flag variables (``flag_values``/``flag_masks``/``flag_meanings``), CF
+        grid-mapping variables and CF cell bounds
+        (``xgradient.labelled.skipped_vars`` says which and why).
+
+    Raises
+    ------
+    ValueError
+        As for ``DataArray.grad``; and when two derivatives of a list would
+        have the same name (variables ``a_dx`` and ``a`` along ``y`` and
+        ``x_dy`` both give ``da_dx_dy``): nothing is dropped silently.
 
     Examples
     --------

@@ -16,7 +16,7 @@ from .core import differentiate, result_dtype
 from .options import EARTH_RADIUS, Options
 from .stencil import build_stencil
 
-__all__ = ["EARTH_RADIUS", "Derivative", "differentiable_vars"]
+__all__ = ["EARTH_RADIUS", "Derivative", "differentiable_vars", "skipped_vars"]
 
 # Attributes that stop being true of a derivative.
 DROPPED_ATTRS = {
@@ -249,8 +249,70 @@ def label(da):
 
 
 def differentiable_vars(ds, dim):
-    """Names of the numeric data variables along `dim`, CF cell bounds left out."""
-    bounds = {ds[v].attrs.get(k) for v in ds.variables for k in ("bounds", "climatology")}
+    """Names of the data variables along `dim` that have a derivative.
+
+    Left out (see :func:`skipped_vars` for why): non-numeric and boolean
+    variables (masks: numpy and xarray refuse to differentiate booleans), CF
+    flag variables (``flag_values``, ``flag_masks``, ``flag_meanings``), CF
+    grid-mapping variables (named by a ``grid_mapping`` attribute, or with a
+    ``grid_mapping_name``: after ``open_mfdataset`` they may have gained a
+    time dimension) and CF cell bounds.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"t": ("x", [1.0, 2.0], {"grid_mapping": "crs"}),
+    ...                  "land": ("x", [True, False]),
+    ...                  "crs": ("x", [0, 0], {"grid_mapping_name": "latitude_longitude"})})
+    >>> list(differentiable_vars(ds, "x"))
+    ['t']
+    """
+    skipped = skipped_vars(ds, dim)
     for name, var in ds.data_vars.items():
-        if dim in var.dims and var.dtype.kind in "biufc" and name not in bounds:
+        if dim in var.dims and name not in skipped:
             yield name
+
+
+def skipped_vars(ds, dim) -> dict:
+    """The data variables along `dim` that :func:`differentiable_vars` leaves
+    out, each with the reason, in the user's words.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"t": ("x", [1.0, 2.0]), "land": ("x", [True, False])})
+    >>> skipped_vars(ds, "x")
+    {'land': 'boolean'}
+    """
+    bounds = {ds[v].attrs.get(k) for v in ds.variables for k in ("bounds", "climatology")}
+    bounds |= {ds[v].encoding.get(k) for v in ds.variables for k in ("bounds", "climatology")}
+    mappings = set()
+    for v in ds.variables:
+        for where in (ds[v].attrs, ds[v].encoding):
+            mappings |= _grid_mapping_names(where.get("grid_mapping"))
+    why = {}
+    for name, var in ds.data_vars.items():
+        if dim not in var.dims:
+            continue
+        if var.dtype.kind == "b":
+            why[name] = "boolean"
+        elif var.dtype.kind not in "iufc":
+            why[name] = f"not numbers (dtype {var.dtype})"
+        elif any(k in var.attrs for k in ("flag_values", "flag_masks", "flag_meanings")):
+            why[name] = "a flag variable"
+        elif name in mappings or "grid_mapping_name" in var.attrs:
+            why[name] = "a grid mapping"
+        elif name in bounds:
+            why[name] = "cell bounds"
+    return why
+
+
+def _grid_mapping_names(attr) -> set:
+    """Variables named by a CF ``grid_mapping`` attribute: ``"crs"``, or the
+    extended form ``"crsOSGB: x y crsWGS84: lat lon"``."""
+    if not isinstance(attr, str):
+        return set()
+    words = attr.split()
+    if any(w.endswith(":") for w in words):
+        return {w[:-1] for w in words if w.endswith(":")}
+    return set(words)
