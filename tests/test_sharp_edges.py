@@ -325,3 +325,32 @@ def test_list_output_names_that_collide_are_an_error():
     for obj in (ds, ds.a):
         with pytest.raises(ValueError, match="coordinate 'y' is given twice"):
             obj.grad(["y", "x_dy", "y"])
+
+
+# ---------------------------------------------------------------------------
+# Item 7: dask chunks of unknown size
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_unknown_dask_chunk_sizes_say_what_to_do(axis):
+    import dask.array as da
+    import xarray as xr
+
+    x = np.array([0.0, 1.0, 3.0, 4.0, 6.0, 7.5, 8.0, 10.0])
+    values = np.outer(np.arange(6.0), x**2)
+    arr = da.from_array(values, chunks=(2, 3))
+    picked = arr[arr[:, 3] > 20]  # rows 2..5, of sizes unknown until computed
+    assert np.isnan(picked.shape[0])
+    coord = np.arange(4.0) ** 1.5 if axis == 0 else x
+    with pytest.raises(ValueError, match=r"^axis 0 of the dask array has chunks of unknown size.*compute_chunk_sizes\(\)"):
+        xgradient.gradient(picked, coord, axis=axis)
+    # Through the accessor too (xarray keeps the dask array as it is).
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        xr.DataArray(picked, dims=("t", "x"), coords={"x": x}).grad("x")
+    # The advice works (in place), and gives numpy's numbers.
+    picked.compute_chunk_sizes()
+    np.testing.assert_allclose(
+        xgradient.gradient(picked, coord, axis=axis).compute(),
+        np.gradient(values[2:], coord, axis=axis),
+        rtol=1e-13,
+    )

@@ -33,6 +33,19 @@ def _check_not_other_chunked(values):
         )
 
 
+def _check_known_chunks(values, axis):
+    """Dask chunks of unknown size (NaN, after boolean indexing) cannot be
+    matched with the coordinate, nor given halos: say how to learn them."""
+    unknown = [i for i, sizes in enumerate(values.chunks) if any(c != c for c in sizes)]
+    if unknown:
+        which = f"axis {axis}" if axis in unknown else f"axis {unknown[0]}"
+        raise ValueError(
+            f"{which} of the dask array has chunks of unknown size (NaN, as after boolean "
+            f"indexing), so the derivative along axis {axis} cannot be set up; call "
+            ".compute_chunk_sizes() on the array first"
+        )
+
+
 def result_dtype(dtype) -> np.dtype:
     """Float32 stays float32 (complex64 stays complex64); everything else is 64-bit.
 
@@ -68,6 +81,8 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(axis, ndim)
     axis %= ndim
+    if dask_input:
+        _check_known_chunks(values, axis)
     if values.shape[axis] != stencil.size:
         raise ValueError(
             f"the coordinate has {stencil.size} values but axis {axis} of the data "
