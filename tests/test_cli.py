@@ -141,7 +141,7 @@ def test_geo_gradient_of_ostia_matches_the_accessor(data):
     # stderr is a pipe here, not a terminal: no progress bar (its \r lines
     # would fill a log file), nothing else either
     assert res.stderr == ""
-    assert not list(data.glob(".out.nc.*"))  # no temporary file left
+    assert not list(data.glob(".xgradient-tmp-*"))  # no temporary folder left
 
 
 def test_chunked_depth_with_options_and_a_warning_in_one_line(data):
@@ -312,7 +312,7 @@ def test_never_writes_over_its_input(data, how, capsys):
     err = capsys.readouterr().err
     assert err.startswith("xgradient: error: output") and "is the input file" in err
     assert checksum(src) == before
-    assert not list(data.glob(".*.xgradient-tmp"))
+    assert not list(data.glob(".xgradient-tmp-*"))
 
 
 @pytest.fixture(scope="module")
@@ -354,7 +354,7 @@ def test_sigterm_mid_write_keeps_the_earlier_output_and_cleans_up(big, tmp_path)
     out = tmp_path / "result.nc"
     out.write_bytes(b"an earlier result")
     proc = start(big, "-o", out, "--coord", "lat", "--coord", "lon", "--overwrite", cwd=tmp_path)
-    _, err = kill_mid_write(proc, tmp_path, signal.SIGTERM, ".result.nc.*")
+    _, err = kill_mid_write(proc, tmp_path, signal.SIGTERM, ".xgradient-tmp-*/*")
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.splitlines()[-1] == "xgradient: terminated; no output written"
     assert "Traceback" not in err
@@ -365,7 +365,7 @@ def test_sigterm_mid_write_keeps_the_earlier_output_and_cleans_up(big, tmp_path)
 def test_sigkill_mid_write_leaves_no_output(big, tmp_path):
     out = tmp_path / "result.nc"
     proc = start(big, "-o", out, "--coord", "lat", "-q", cwd=tmp_path)
-    kill_mid_write(proc, tmp_path, signal.SIGKILL, ".result.nc.*")
+    kill_mid_write(proc, tmp_path, signal.SIGKILL, ".xgradient-tmp-*/*")
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()  # only the hidden temporary name was ever written
 

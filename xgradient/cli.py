@@ -16,13 +16,17 @@ import argparse
 import concurrent.futures
 import contextlib
 import datetime
+import errno
 import glob
+import hashlib
 import math
 import os
+import secrets
 import shlex
 import signal
+import socket
+import stat
 import sys
-import tempfile
 import traceback
 import warnings
 import weakref
@@ -215,9 +219,10 @@ def gradient_file(
             given = str(src) if len(sources) == 1 else [str(p) for p in sources]
             history = f"{_now()}: xgradient.gradient_file({given!r}, {str(dst)!r}, {coords!r})"
         old = ds.attrs.get("history")
-        out.attrs["history"] = f"{history}\n{old}" if old else history
+        # A file name need not be UTF-8; a netCDF attribute must be.
+        out.attrs["history"] = _printable(f"{history}\n{old}" if old else history)
         encoding = _encoding(out, ds, sizes, complevel)
-        _write(out, src, dst, encoding, overwrite, progress)
+        _write(out, sources, dst, encoding, overwrite, progress)
     finally:
         ds.close()
     return dst
@@ -228,10 +233,31 @@ def gradient_file(
 
 
 def _check_input(src):
-    if not src.exists():
-        raise UsageError(f"input file {str(src)!r} does not exist")
-    if src.is_dir():
+    try:
+        info = os.stat(src)  # never opens it: a FIFO would block here
+    except FileNotFoundError:
+        raise UsageError(f"input file {str(src)!r} does not exist") from None
+    except OSError as err:
+        raise UsageError(f"cannot read {str(src)!r}: {_one_line(err)}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise UsageError(f"input {str(src)!r} is a folder, not a netCDF file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"input {str(src)!r} is {_kind(info.st_mode)}, not a regular file: give a netCDF file")
+
+
+def _kind(mode):
+    """What a non-regular file is, in words."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def _inputs(given):
@@ -289,7 +315,22 @@ def _check_output(src, dst, overwrite):
     parent = dst.parent
     if not parent.is_dir():
         raise UsageError(f"the folder of output {str(dst)!r} does not exist")
-    if (dst.exists() or dst.is_symlink()) and not overwrite:
+    try:
+        info = os.lstat(dst)
+    except FileNotFoundError:
+        return
+    _check_target(dst, info.st_mode, overwrite)
+
+
+def _check_target(dst, mode, overwrite):
+    """An existing output may be replaced only if it is a regular file (or a link) and `overwrite`."""
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        # -o /dev/null --overwrite run as root would replace the device.
+        raise UsageError(
+            f"output {str(dst)!r} is {_kind(mode)}; xgradient only replaces regular files "
+            "(even with --overwrite): choose another output"
+        )
+    if not overwrite:
         raise UsageError(f"output {str(dst)!r} exists; pass --overwrite to replace it")
 
 
@@ -652,9 +693,194 @@ def _encoding(out, ds, sizes, complevel):
 
 
 def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process umask, read without changing it (None when it cannot be read).
+
+    ``os.umask`` can only be read by setting it: for a moment every file that
+    another thread creates would get the mode set meanwhile.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+#: The private folder each run writes in, beside the output:
+#: ``.xgradient-tmp-<host>-<pid>-<random>`` (see _TempOutput).
+TEMP_PREFIX = ".xgradient-tmp-"
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _host_key():
+    """Who may clean a stale temporary folder: this host and PID namespace.
+
+    A pid means something only there; another machine (a shared file system)
+    or container may be running a pid that is gone here.
+    """
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}:{namespace}".encode()).hexdigest()[:8]
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process
+        return True
+    return True
+
+
+def _remove_stale_temps(parent_fd):
+    """Remove the temporary folders of earlier runs that were killed (SIGKILL, power loss).
+
+    Only ours: named by this host and PID namespace, owned by this user,
+    real folders (not links), and their pid no longer running.
+    """
+    key = _host_key()
+    try:
+        names = os.listdir(parent_fd)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(TEMP_PREFIX):
+            continue
+        parts = name[len(TEMP_PREFIX) :].split("-")
+        if len(parts) != 3 or parts[0] != key or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            _remove_folder(parent_fd, name)
+
+
+def _remove_folder(parent_fd, name):
+    """Remove our private folder `name` of `parent_fd` and the files in it, never following a link."""
+    info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        return
+    fd = os.open(name, _O_DIR | _O_NOFOLLOW, dir_fd=parent_fd)
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            return  # replaced meanwhile
+        for entry in os.listdir(fd):
+            with contextlib.suppress(OSError):
+                os.unlink(entry, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)
+
+
+class _TempOutput:
+    """The output being written: a file in a private folder beside the target.
+
+    The folder is created 0700 in the output's folder (so that the final
+    rename stays on one file system) and everything is done through file
+    descriptors held from the start: the folder's and the file's. Another
+    user who can write the output's folder can rename or replace the
+    private folder's entry, but cannot reach inside it, and nothing is ever
+    opened or changed again by a path that goes through that entry (HDF5
+    opens the file through ``/proc/self/fd``). Before the rename, the file
+    at the temporary name is checked to be the one created here.
+    """
+
+    def __init__(self, parent_fd, dst):
+        self.parent_fd = parent_fd
+        self.dst = dst
+        self.folder = f"{TEMP_PREFIX}{_host_key()}-{os.getpid()}-{secrets.token_hex(4)}"
+        # A short name inside the folder: the output's own name may be
+        # NAME_MAX long already.
+        self.name = "output.nc"
+        self.fd = self.dir_fd = None
+        os.mkdir(self.folder, 0o700, dir_fd=parent_fd)
+        try:
+            self.dir_fd = os.open(self.folder, _O_DIR | _O_NOFOLLOW, dir_fd=parent_fd)
+            folder = os.fstat(self.dir_fd)
+            if folder.st_uid != os.geteuid() or stat.S_IMODE(folder.st_mode) & 0o077:
+                raise OSError(errno.EPERM, f"temporary folder {self.folder!r} in {str(dst.parent)!r} was replaced")
+            # The mode a file created in the output's folder would get
+            # (umask), applied with fchmod at the end; the folder keeps it
+            # private meanwhile.
+            self.fd = os.open(
+                self.name,
+                os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                0o666,
+                dir_fd=self.dir_fd,
+            )
+            umask = _umask()
+            self.mode = 0o666 & ~umask if umask is not None else stat.S_IMODE(os.fstat(self.fd).st_mode)
+            os.fchmod(self.fd, 0o600)
+        except BaseException:
+            self.discard()
+            raise
+
+    @property
+    def path(self):
+        """The path HDF5 opens: through the folder's descriptor where the system has /proc."""
+        via_fd = f"/proc/self/fd/{self.dir_fd}"
+        if os.path.isdir(via_fd):
+            return os.path.join(via_fd, self.name)
+        # No /proc (not Linux): the folder's name, which another user who
+        # can write the output's folder could swap; the check in commit()
+        # still refuses to rename anything else than what was created here.
+        return os.path.join(os.fspath(self.dst.parent), self.folder, self.name)
+
+    def commit(self, sources, overwrite):
+        """Give the file its mode and its final name; True once renamed."""
+        mine = os.fstat(self.fd)
+        there = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
+        if (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino) or not stat.S_ISREG(there.st_mode):
+            raise OSError(errno.EPERM, f"the temporary output in {str(self.dst.parent)!r} was replaced; nothing written")
+        os.fchmod(self.fd, self.mode)
+        os.fsync(self.fd)
+        for src in sources:  # again: the folder may have changed meanwhile
+            _check_output(src, self.dst, overwrite)
+        target = self.dst.name
+        with _signals_deferred():
+            if overwrite:
+                os.replace(self.name, target, src_dir_fd=self.dir_fd, dst_dir_fd=self.parent_fd)
+            else:
+                self._rename_no_replace(target)
+            _mark_written(self.dst)
+
+    def _rename_no_replace(self, target):
+        # A hard link fails if the name exists (an output that appeared
+        # since the check is not replaced without --overwrite).
+        try:
+            os.link(self.name, target, src_dir_fd=self.dir_fd, dst_dir_fd=self.parent_fd, follow_symlinks=False)
+        except FileExistsError:
+            raise UsageError(f"output {str(self.dst)!r} exists; pass --overwrite to replace it") from None
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+                raise
+            # A file system without hard links.
+            os.replace(self.name, target, src_dir_fd=self.dir_fd, dst_dir_fd=self.parent_fd)
+        else:
+            os.unlink(self.name, dir_fd=self.dir_fd)
+
+    def discard(self):
+        """Remove the temporary file (if still there) and the private folder."""
+        if self.dir_fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.name, dir_fd=self.dir_fd)
+        for fd in (self.fd, self.dir_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if self.dir_fd is not None:
+            with contextlib.suppress(OSError):
+                _remove_folder(self.parent_fd, self.folder)
+        self.fd = self.dir_fd = None
 
 
 class _Pool(ThreadPoolExecutor):
@@ -675,38 +901,61 @@ class _Pool(ThreadPoolExecutor):
         concurrent.futures.wait(list(self.futures), timeout=timeout)
 
 
-def _write(out, src, dst, encoding, overwrite, progress):
+def _write(out, sources, dst, encoding, overwrite, progress):
     import dask.config
     import dask.system
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".xgradient-tmp", dir=dst.parent)
-    os.close(fd)
-    # Our own thread pool, so that on an error or a signal we can wait for the
-    # blocks being written to finish before removing the file (xarray would
-    # otherwise reopen a closed file for the next block and recreate it).
-    pool = _Pool(max_workers=dask.system.CPU_COUNT, thread_name_prefix="xgradient")
+    parent_fd = os.open(dst.parent, _O_DIR)
     try:
-        bar = contextlib.nullcontext()
-        if progress:
-            from dask.diagnostics import ProgressBar
+        _remove_stale_temps(parent_fd)
+        temp = _TempOutput(parent_fd, dst)
+        # Our own thread pool, so that on an error or a signal we can wait for the
+        # blocks being written to finish before removing the file (xarray would
+        # otherwise reopen a closed file for the next block and recreate it).
+        pool = _Pool(max_workers=dask.system.CPU_COUNT, thread_name_prefix="xgradient")
+        try:
+            bar = contextlib.nullcontext()
+            if progress:
+                from dask.diagnostics import ProgressBar
 
-            bar = ProgressBar(out=sys.stderr)
-        # Computed inside to_netcdf, not through compute=False and a Delayed:
-        # dask orders the delayed form of an overlapping graph so that it
-        # holds a growing share of the input (dask's own map_overlap too),
-        # which would break streaming a file larger than memory.
-        with bar, dask.config.set(scheduler="threads", pool=pool):
-            _to_netcdf(out, tmp, encoding)
-        pool.shutdown()
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
-        _check_output(src, dst, overwrite)  # again: the folder may have changed meanwhile
-        os.replace(tmp, dst)
-    except BaseException:
-        with _signals_held():
-            pool.stop(timeout=STOP_TIMEOUT)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
+                bar = ProgressBar(out=sys.stderr)
+            # Computed inside to_netcdf, not through compute=False and a Delayed:
+            # dask orders the delayed form of an overlapping graph so that it
+            # holds a growing share of the input (dask's own map_overlap too),
+            # which would break streaming a file larger than memory.
+            with bar, dask.config.set(scheduler="threads", pool=pool):
+                _to_netcdf(out, temp.path, encoding)
+            pool.shutdown()
+            temp.commit(sources, overwrite)
+        except BaseException as err:
+            with _signals_held():
+                pool.stop(timeout=STOP_TIMEOUT)
+                temp.discard()
+            if _is_disk_full(err):
+                raise OSError(errno.ENOSPC, f"no space left on device writing {str(dst)!r}") from None
+            raise
+        temp.discard()  # the empty private folder
+    finally:
+        os.close(parent_fd)
+
+
+def _is_disk_full(err):
+    """Whether `err` (HDF5's, netCDF-C's or the system's) reports a full disk or quota."""
+    codes = (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(err, OSError) and err.errno in codes:
+        return True
+    text = str(err)
+    return any(f"errno = {code}," in text for code in codes) or "No space left on device" in text
+
+
+#: The output just renamed into place by this process (for the message when
+#: a signal comes after that): see main.
+_written = None
+
+
+def _mark_written(dst):
+    global _written
+    _written = dst
 
 
 def _to_netcdf(out, path, encoding):
@@ -722,18 +971,47 @@ def _to_netcdf(out, path, encoding):
         ncwrite.to_netcdf(out, path, encoding)
 
 
+#: The signals that stop the command (each raises an exception in the main
+#: thread, so that clean-up code runs).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 @contextlib.contextmanager
 def _signals_held():
-    """Ignore SIGINT and SIGTERM while cleaning up after the first one."""
+    """Ignore the stopping signals while cleaning up after the first one."""
+    saved = {}
     try:
-        saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in STOP_SIGNALS:
+            saved[s] = signal.signal(s, signal.SIG_IGN)
     except ValueError:  # not the main thread
-        saved = {}
+        pass
     try:
         yield
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
+
+
+class _Deferred:
+    active = False
+    pending = None
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold a stopping signal (handled by _on_signal) until the block is done.
+
+    The rename and the record that it happened go together: a signal in
+    between would report "no output written" about an output in place.
+    """
+    _Deferred.active, _Deferred.pending = True, None
+    try:
+        yield
+    finally:
+        _Deferred.active = False
+        signum, _Deferred.pending = _Deferred.pending, None
+        if signum is not None:
+            _raise_for(signum)
 
 
 def _now():
@@ -742,7 +1020,23 @@ def _now():
 
 def _one_line(err):
     text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    if isinstance(err, OSError) and err.strerror and err.filename is None:
+        text = err.strerror  # without "[Errno 28]"
     return " ".join(str(text).split()) or type(err).__name__
+
+
+def _printable(text):
+    """`text` as valid UTF-8: bytes of a file name that are not (os.fsdecode's
+    surrogates) shown as ``\\xNN``.
+
+    >>> _printable(os.fsdecode(b"caf\\xe9.nc"))
+    'caf\\\\xe9.nc'
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no file name made
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 # --------------------------------------------------------------------------
@@ -976,12 +1270,13 @@ def _run(argv):
         history=f"{_now()}: xgradient {shlex.join(argv)}",
     )
     if not args.quiet:
-        with xr.open_dataset(dst, decode_times=False) as written:
+        # h5netcdf (h5py) opens any file name; netCDF4 only UTF-8 ones.
+        with xr.open_dataset(dst, engine="h5netcdf", decode_times=False) as written:
             names = [
                 v for v, var in written.data_vars.items()
                 if str(var.attrs.get("long_name", "")).startswith("derivative of")
             ]
-        print(f"xgradient: wrote {dst} ({', '.join(names)})")
+        print(_printable(f"xgradient: wrote {dst} ({', '.join(names)})"))
     return 0
 
 
@@ -1005,7 +1300,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"xgradient: warning: {_one_line(message)}", file=sys.stderr)
 
 
-def _on_sigterm(signum, frame):
+def _on_signal(signum, frame):
+    if _Deferred.active:
+        _Deferred.pending = signum
+        return
+    _raise_for(signum)
+
+
+def _raise_for(signum):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise _Terminated(signum)
 
 
@@ -1018,6 +1322,12 @@ def _report(line):
     if _debug():
         traceback.print_exc()
     print(f"xgradient: {line}", file=sys.stderr)
+
+
+def _stopped_message(what):
+    if _written is not None:
+        return f"xgradient: {what} after the output was complete: {_printable(str(_written))} is written"
+    return f"xgradient: {what}; no output written"
 
 
 def main(argv=None):
@@ -1042,10 +1352,13 @@ def main(argv=None):
     >>> main(["missing.nc", "-o", "out.nc", "--coord", "lat"])
     2
     """
+    global _written
     argv = sys.argv[1:] if argv is None else list(argv)
-    previous = None
+    _written = None
+    previous = {}
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        for s in STOP_SIGNALS:
+            previous[s] = signal.signal(s, _on_signal)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -1069,11 +1382,13 @@ def main(argv=None):
         )
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("xgradient: interrupted; no output written", file=sys.stderr)
+        print(_stopped_message("interrupted"), file=sys.stderr)
         return 128 + signal.SIGINT
-    except _Terminated:
-        print("xgradient: terminated; no output written", file=sys.stderr)
-        return 128 + signal.SIGTERM
+    except _Terminated as stop:
+        signum = stop.args[0] if stop.args else signal.SIGTERM
+        what = "hung up" if signum == getattr(signal, "SIGHUP", None) else "terminated"
+        print(_stopped_message(what), file=sys.stderr)
+        return 128 + signum
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import warnings
 import zlib
 from typing import NamedTuple
 
@@ -94,32 +96,112 @@ def to_netcdf(obj, path, encoding=None, *, unlimited_dims=None):
     import h5netcdf  # noqa: F401  (the ImportError says what is missing)
     import h5py  # noqa: F401  (h5netcdf's backend, an extra of h5netcdf >= 1.7)
     import xarray as xr
+    from xarray.backends import H5NetCDFStore
+    from xarray.backends.common import ArrayWriter
     from xarray.backends.h5netcdf_ import H5NetCDFArrayWrapper
 
-    try:
-        from xarray.backends.writers import to_netcdf as _xr_to_netcdf
-    except ImportError:  # older xarray
-        from xarray.backends.api import to_netcdf as _xr_to_netcdf
-
     ds = _as_dataset(obj) if isinstance(obj, xr.DataArray) else obj
-    # multifile=True (as save_mfdataset uses it) stops after creating every
-    # variable and writing the numpy-backed ones, and hands back the dask
-    # blocks still to write (writer.sources) and where to (writer.targets).
-    writer, store = _xr_to_netcdf(
-        ds,
-        os.fspath(path),
-        engine="h5netcdf",
-        encoding=encoding,
-        unlimited_dims=unlimited_dims,
-        multifile=True,
-    )
+    if unlimited_dims is None:
+        unlimited_dims = ds.encoding.get("unlimited_dims")
+    if isinstance(unlimited_dims, str):
+        unlimited_dims = [unlimited_dims]
+    # The store is opened here, not by xarray's to_netcdf, so that every way
+    # out of this function closes it, and abandons it if HDF5 cannot close it
+    # (a full disk): see _close.
+    store = H5NetCDFStore.open(os.fspath(path), mode="w", format="NETCDF4", autoclose=_autoclose(ds))
+    root = store.ds
+    state = _State()
     try:
+        # What xarray's to_netcdf does for save_mfdataset (multifile=True):
+        # create every variable and write the numpy-backed ones; the dask
+        # blocks still to write are writer.sources, and where to, writer.targets.
+        writer = ArrayWriter()
+        ds.dump_to_store(store, writer=writer, encoding=encoding or {},
+                         unlimited_dims=None if unlimited_dims is None else set(unlimited_dims))
         writer.targets = [
             _ChunkTarget(t) if isinstance(t, H5NetCDFArrayWrapper) else t for t in writer.targets
         ]
+        for target in writer.targets:
+            if isinstance(target, _ChunkTarget):
+                target.state = state
         writer.sync()
-    finally:
+    except BaseException:
+        _close(store, root, state, after_error=True)
+        raise
+    _close(store, root, state, after_error=False)
+
+
+class _State:
+    """Shared by the targets of one to_netcdf call (and pickled with them)."""
+
+    # Once set, a block still being written by a worker thread after an
+    # error must not touch the file: xarray's file manager would reopen it,
+    # recreating a file that is closed, or already removed.
+    closed = False
+#: h5netcdf files that HDF5 could not close and that we could not mark closed.
+_ABANDONED = []
+
+
+def _autoclose(ds):
+    """Whether each write reopens the file (dask's process-based schedulers), as in xarray."""
+    if not any(v.chunks is not None for v in ds.variables.values()):
+        return False
+    try:
+        from xarray.backends.locks import get_dask_scheduler
+    except ImportError:  # pragma: no cover - another xarray: the threaded case
+        return False
+    return get_dask_scheduler() in ("distributed", "multiprocessing")
+
+
+def _close(store, root, state, after_error):
+    """Close `store`, whose root h5netcdf File is `root`; never leave a crash behind.
+
+    When HDF5 fails to close a file (``H5Fclose`` failing to flush, as on a
+    full disk), it leaves the file half torn down while its identifier stays
+    valid: any later call on it crashes the process (SIGSEGV). h5netcdf's
+    ``File.close`` raises before marking itself closed, and calls ``close``
+    (hence ``flush``, which touches the file) again when garbage collected.
+    So the File is marked closed here, once the close has failed. After an
+    earlier error (`after_error`) the close's own error is dropped: the
+    first one says what went wrong.
+    """
+    with store.lock:
+        state.closed = True
+    try:
         store.close()
+    except BaseException as err:
+        _abandon(root)
+        if after_error:
+            return
+        raise _as_oserror(err) from None
+
+
+def _abandon(root):
+    if getattr(root, "_closed", None) is False:
+        # h5netcdf.File's own flag (h5netcdf 1.x); no public way to say "gone".
+        root._closed = True
+        return
+    # Another h5netcdf: keep the object alive so that it is not finalised
+    # while the process runs.
+    _ABANDONED.append(root)
+    warnings.warn(
+        "xgradient.to_netcdf: HDF5 could not close the file and this h5netcdf has no "
+        "'_closed' flag; the file object is kept open until the process ends",
+        ResourceWarning,
+        stacklevel=3,
+    )
+
+
+def _as_oserror(err):
+    """`err` as an OSError: HDF5 reports some I/O failures as RuntimeError."""
+    if isinstance(err, OSError):
+        return err
+    text = str(err)
+    found = re.search(r"errno = (\d+)", text)
+    if found:
+        code = int(found.group(1))
+        return OSError(code, f"{os.strerror(code)} ({' '.join(text.split())})")
+    return err
 
 
 def _as_dataset(da):
@@ -192,6 +274,8 @@ class _ChunkTarget:
     xarray's ordinary write (h5py's, under the lock).
     """
 
+    state = None  # to_netcdf's _State
+
     def __init__(self, wrapped):
         self.wrapped = wrapped  # xarray's H5NetCDFArrayWrapper of the variable
         self.shape = wrapped.shape
@@ -221,11 +305,19 @@ class _ChunkTarget:
 
     def _with_dataset(self, fn):
         """``fn(h5py dataset)`` under the store's lock, as xarray's own writes are done."""
+        # h5netcdf's variable keeps its h5py dataset private; without it
+        # (another h5netcdf), everything goes through ordinary writes.
+        return self._with_variable(lambda var: fn(getattr(var, "_h5ds", None)))
+
+    def _with_variable(self, fn):
+        """``fn(h5netcdf variable)`` under the store's lock; an error once the store is closed."""
         store = self.wrapped.datastore
         with store.lock:
-            # h5netcdf's variable keeps its h5py dataset private; without it
-            # (another h5netcdf), everything goes through ordinary writes.
-            result = fn(getattr(self.wrapped.get_array(needs_lock=False), "_h5ds", None))
+            if self.state is not None and self.state.closed:
+                # A block finishing after another one failed: the file is
+                # closed (or removed); reopening it would recreate it.
+                raise OSError("the file was closed after an error")
+            result = fn(self.wrapped.get_array(needs_lock=False))
             if store.autoclose:  # worker processes: each write reopens the file
                 store.close(needs_lock=False)
         return result
@@ -234,7 +326,8 @@ class _ChunkTarget:
         self._with_dataset(lambda dset: dset.id.write_direct_chunk(corner, data))
 
     def _write_h5py(self, key, value):
-        self.wrapped[key] = value
+        # As xarray's own __setitem__ of the variable, under the same lock.
+        self._with_variable(lambda var: var.__setitem__(key, value))
 
 
 def _region_start(key, shape, full_shape):
