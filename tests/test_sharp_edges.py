@@ -354,3 +354,61 @@ def test_unknown_dask_chunk_sizes_say_what_to_do(axis):
         np.gradient(values[2:], coord, axis=axis),
         rtol=1e-13,
     )
+
+
+# ---------------------------------------------------------------------------
+# Item 8: the advice of the longitude-jump warning works, in every case
+
+JUMPS = {
+    "0..360 across the prime meridian (atlantic_profiles.nc)": [0.5, 325.5, 330.5, 335.5, 340.5, 345.5, 350.5, 355.5],
+    "0..360 across the prime meridian, as stored": [350.0, 355.0, 0.0, 5.0, 10.0],
+    "0..360 across the prime meridian, sorted": [0.0, 5.0, 10.0, 350.0, 355.0],
+    "-180..180 across the date line, as stored": [170.0, 175.0, -180.0, -175.0, -170.0],
+    "-180..180 across the date line, sorted": [-180.0, -175.0, -170.0, 170.0, 175.0],
+    "-180..180 across the date line, decreasing": [175.0, 170.0, -170.0, -175.0, -180.0],
+    "unsorted": [0.0, 90.0, 180.0, 270.0, -60.0, 45.0],
+}
+
+
+def grad_lon(obj):
+    """Warnings of obj.grad("lon") and its result (None when it raised)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = obj.grad("lon")
+        except ValueError:
+            out = None
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)], out
+
+
+@pytest.mark.parametrize("lon", JUMPS.values(), ids=JUMPS.keys())
+def test_the_fix_the_longitude_warning_suggests_removes_it(lon):
+    import re
+
+    import xarray as xr
+
+    lon = np.array(lon)
+    obj = xr.DataArray(np.sin(np.deg2rad(lon)) + lon / 1000, coords={"lon": lon}, dims="lon", name="t")
+    (message,), _ = grad_lon(obj)
+    assert message.startswith("longitude 'lon' jumps from")
+    code = re.search(r"e\.g\. (obj\..*)$", message).group(1)
+    fixed = eval(code, {"obj": obj})  # the advice, as written
+    messages, out = grad_lon(fixed)
+    assert messages == [] and out is not None
+    x = fixed.lon.values
+    assert np.all(np.diff(x) > 0) and np.all(np.diff(x) <= 180)
+    # The same points, now neighbours on the map; the numbers are numpy's
+    # (but at the ends of a grid that now goes round the globe).
+    np.testing.assert_array_equal(np.sort(x % 360), np.sort(lon % 360))
+    np.testing.assert_allclose(out[1:-1], np.gradient(fixed.values, x)[1:-1], rtol=1e-14)
+
+
+def test_a_jump_no_fix_removes_gets_no_advice():
+    import xarray as xr
+
+    for lon in ([-180.0, 10.0, 180.0], [0.0, 90.0, 180.0, 270.0, -90.0]):
+        lon = np.array(lon)  # -180 and 180 (-90 and 270) are one meridian
+        (message,), _ = grad_lon(xr.DataArray(lon, coords={"lon": lon}, dims="lon"))
+        assert "e.g." not in message and "no sorting or change of longitude range" in message

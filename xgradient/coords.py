@@ -196,13 +196,53 @@ def find_latitude(obj, longitude: str):
     return found[0]
 
 
+# What a longitude with a jump of more than 180 degrees may be, and the fix
+# for each, tried in this order; the advice is the first fix that leaves no
+# such jump and no repeated value (so it removes the warning, and the data
+# can be differentiated).
+_JUMP_FIXES = (
+    ("unsorted", "sort it", "obj.sortby({n!r})", lambda x: x),
+    (
+        "a regional box stored in 0..360 across the prime meridian",
+        "convert it to -180..180 and sort",
+        "obj.assign_coords({{{n!r}: (obj[{n!r}] + 180) % 360 - 180}}).sortby({n!r})",
+        lambda x: (x + 180.0) % 360.0 - 180.0,
+    ),
+    (
+        "a regional box stored in -180..180 across the date line",
+        "convert it to 0..360 and sort",
+        "obj.assign_coords({{{n!r}: obj[{n!r}] % 360}}).sortby({n!r})",
+        lambda x: x % 360.0,
+    ),
+)
+
+
+def _advice_for_jump(name, x) -> str:
+    # One meridian twice (-180 and 180) stays twice whatever the range.
+    fixes = _JUMP_FIXES if np.unique(x % 360.0).size == x.size else ()
+    for what, how, code, fix in fixes:
+        fixed = np.sort(fix(x))
+        steps = np.diff(fixed)
+        if np.all(steps > 0) and np.all(steps <= 180.0):
+            return (
+                f"it looks like {what}, and is differentiated as it stands (across the "
+                f"jump). To differentiate it as a map, {how}, e.g. {code.format(n=name)}"
+            )
+    return (
+        "it is differentiated as it stands (across the jump); no sorting or change "
+        "of longitude range makes a grid without such a jump of it"
+    )
+
+
 def detect_period(coord: Coordinate) -> float | None:
     """360 when `coord` is a longitude that goes round the globe, else None.
 
     Global means: every step, the wrap-around step from the last point back
     to the first included, is at most twice the median step. A longitude with
     a jump of more than 180 degrees between neighbours (a regional box stored
-    in 0..360 across the prime meridian) gets a warning, and is not wrapped.
+    in 0..360 across the prime meridian, or in -180..180 across the date
+    line, or unsorted) is not wrapped, and gets a warning with the fix that
+    removes the jump.
     """
     if not is_longitude(coord.name, coord.attrs) or coord.values.size < 3:
         return None
@@ -215,11 +255,7 @@ def detect_period(coord: Coordinate) -> float | None:
         i = jump[0]
         warnings.warn(
             f"longitude {coord.name!r} jumps from {x[i]:g} to {x[i + 1]:g} between "
-            f"indices {i} and {i + 1}: it looks like a regional box stored in 0..360 "
-            "across the prime meridian, and is differentiated as it stands (across "
-            "the jump). Convert it to -180..180 and sort, e.g. "
-            f"obj.assign_coords({coord.name}=((obj.{coord.name} + 180) % 360) - 180)"
-            f".sortby({coord.name!r})",
+            f"indices {i} and {i + 1}: {_advice_for_jump(coord.name, x)}",
             UserWarning,
             stacklevel=4,
         )
