@@ -13,9 +13,15 @@ __all__ = [
     "Coordinate",
     "UnknownCoordinateError",
     "detect_period",
+    "earth_shape",
+    "find_lat_lon",
     "find_latitude",
+    "grid_mappings",
+    "is_earth_latitude",
+    "is_earth_longitude",
     "is_latitude",
     "is_longitude",
+    "radii_of_curvature",
     "resolve",
 ]
 
@@ -168,24 +174,77 @@ def is_latitude(name, attrs) -> bool:
     return _is_angle(name, attrs, LAT_UNITS, {"latitude", "grid_latitude"}, "Y", LAT_NAMES)
 
 
-def find_latitude(obj, longitude: str):
+def _kind(name, attrs) -> str:
+    """``"grid"`` for a rotated-pole angle (CF ``grid_latitude``/``grid_longitude``),
+    else ``"earth"``."""
+    return "grid" if str(attrs.get("standard_name", "")).lower().startswith("grid_") else "earth"
+
+
+def is_earth_latitude(name, attrs) -> bool:
+    """A latitude on the Earth: a latitude that is not a rotated ``grid_latitude``."""
+    return is_latitude(name, attrs) and _kind(name, attrs) == "earth"
+
+
+def is_earth_longitude(name, attrs) -> bool:
+    """A longitude on the Earth: a longitude that is not a rotated ``grid_longitude``."""
+    return is_longitude(name, attrs) and _kind(name, attrs) == "earth"
+
+
+def find_latitude(obj, longitude: str, dims=None):
     """The latitude coordinate of `obj` that goes with `longitude` (a DataArray).
+
+    The latitude *of the same kind* (``grid_longitude`` pairs with
+    ``grid_latitude``, ``longitude`` with ``latitude``) among the coordinates
+    whose dimensions are all among `dims` (default: the dimensions of `obj`,
+    a variable's own dimensions); a latitude with more dimensions than the
+    longitude (a 2-D latitude beside a 1-D longitude) is a partner only when
+    no other is found, so that the caller can say why it cannot be used.
 
     Raises
     ------
     ValueError
-        When `obj` has no latitude coordinate, or several.
+        When `obj` has no such latitude coordinate, or several.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(coords={
+    ...     "rlat": ("rlat", [0.0, 1.0], {"standard_name": "grid_latitude"}),
+    ...     "rlon": ("rlon", [0.0, 1.0, 2.0], {"standard_name": "grid_longitude"}),
+    ...     "lat": (("rlat", "rlon"), [[50.0, 50.1, 50.2], [51.0, 51.1, 51.2]],
+    ...             {"standard_name": "latitude"})})
+    >>> find_latitude(ds, "rlon").name
+    'rlat'
     """
+    lon = obj.coords[longitude] if longitude in obj.coords else None
+    kind = _kind(longitude, lon.attrs) if lon is not None else "earth"
+    dims = set(obj.dims if dims is None else dims)
     found = [
         obj.coords[c]
         for c in obj.coords
-        if c != longitude and is_latitude(c, obj.coords[c].attrs)
+        if c != longitude
+        and is_latitude(c, obj.coords[c].attrs)
+        and _kind(c, obj.coords[c].attrs) == kind
+        and set(obj.coords[c].dims) <= dims
     ]
+    if lon is not None and len(found) > 1:
+        # A 2-D latitude is not the partner of a 1-D longitude (CORDEX's lat
+        # beside rlat is of another kind anyway; this is for lat(y, x) beside
+        # a 1-D lon).
+        low = [c for c in found if c.ndim <= lon.ndim]
+        found = low or found
     if not found:
+        others = [str(c) for c in obj.coords if c != longitude and is_latitude(c, obj.coords[c].attrs)]
+        extra = (
+            f" (latitude coordinates {others} are not of the same kind as {longitude!r}, "
+            f"a {'rotated grid_' if kind == 'grid' else ''}longitude, or not on its dimensions)"
+            if others
+            else ""
+        )
         raise ValueError(
             f"geo=True along longitude {longitude!r} needs the latitude (dx = R cos(lat) "
             "dlon), but the object has no latitude coordinate (none with units "
-            "degrees_north, standard_name latitude or a name like lat/latitude)"
+            "degrees_north, standard_name latitude or a name like lat/latitude)" + extra
         )
     if len(found) > 1:
         names = [str(c.name) for c in found]
@@ -232,6 +291,182 @@ def _advice_for_jump(name, x) -> str:
         "it is differentiated as it stands (across the jump); no sorting or change "
         "of longitude range makes a grid without such a jump of it"
     )
+
+
+def find_lat_lon(obj, dims, lat=None, lon=None):
+    """The Earth latitude and longitude coordinates on `dims`, or (None, None).
+
+    `lat`/`lon` name them; otherwise they are the coordinates whose
+    dimensions are among `dims` and that are a latitude (longitude) by CF
+    units, standard_name or name, rotated ``grid_latitude`` and
+    ``grid_longitude`` excepted. Several candidates raise a ValueError that
+    names them.
+    """
+    dims = set(dims)
+    out = []
+    for which, given, test in (("lat", lat, is_earth_latitude), ("lon", lon, is_earth_longitude)):
+        if given is not None:
+            if given not in obj.coords:
+                known = sorted(str(c) for c in obj.coords)
+                raise UnknownCoordinateError(
+                    f"{which}={given!r} is not a coordinate; the coordinates are {known}"
+                )
+            var = obj.coords[given]
+            if not set(var.dims) <= dims:
+                raise ValueError(
+                    f"{which}={given!r} has dimensions {var.dims}, which are not among the "
+                    f"variable's dimensions {tuple(sorted(map(str, dims)))}"
+                )
+            out.append(var)
+            continue
+        found = [
+            obj.coords[c]
+            for c in obj.coords
+            if test(c, obj.coords[c].attrs) and obj.coords[c].ndim and set(obj.coords[c].dims) <= dims
+        ]
+        if len(found) > 1:
+            # A 2-D pair wins over 1-D ones only by being asked for.
+            names = [str(c.name) for c in found]
+            angle = "latitude" if which == "lat" else "longitude"
+            raise ValueError(
+                f"several {angle} coordinates {names} on the dimensions "
+                f"{tuple(sorted(map(str, dims)))}; choose one with {which}=..."
+            )
+        out.append(found[0] if found else None)
+    if (out[0] is None) != (out[1] is None):
+        have, miss = ("latitude", "longitude") if out[1] is None else ("longitude", "latitude")
+        name = (out[0] if out[0] is not None else out[1]).name
+        raise ValueError(
+            f"found the {have} {name!r} but no {miss} on the dimensions "
+            f"{tuple(sorted(map(str, dims)))}; name it with "
+            f"{'lon' if miss == 'longitude' else 'lat'}=..."
+        )
+    return out[0], out[1]
+
+
+# ---------------------------------------------------------------------------
+# CF grid mappings and the Earth's radius
+
+
+def grid_mappings(obj, var=None):
+    """The CF grid-mapping variables of `var` (default: of every variable of `obj`).
+
+    Looked for by the ``grid_mapping`` attribute (or encoding, where
+    ``decode_coords="all"`` moves it) among the coordinates and data
+    variables of `obj`; a coordinate with a ``grid_mapping_name`` is used
+    when no variable names one.
+    """
+    import xarray as xr
+
+    if var is not None:
+        holders = [var]
+    elif isinstance(obj, xr.Dataset):
+        holders = list(obj.data_vars.values())
+    else:
+        holders = [obj]
+    names = []
+    for h in holders:
+        value = h.attrs.get("grid_mapping", h.encoding.get("grid_mapping"))
+        if not isinstance(value, str):
+            continue
+        # "crs: x y crs2: lat lon" (CF 1.7) or a plain name.
+        words = value.split()
+        for w in [w[:-1] for w in words if w.endswith(":")] if ":" in value else words:
+            if w not in names:
+                names.append(w)
+    pool = dict(obj.coords)
+    if isinstance(obj, xr.Dataset):
+        pool.update(obj.data_vars)
+    found = [pool[n] for n in names if n in pool]
+    if not found and not names:
+        found = [c for c in obj.coords.values() if "grid_mapping_name" in c.attrs]
+    return found, [n for n in names if n not in pool]
+
+
+def earth_shape(obj, radius, default, var=None):
+    """(a, b): the semi-axes in metres of the Earth to work on.
+
+    An explicit `radius` wins (a sphere); otherwise the CF grid mapping of
+    `var` (or of `obj`): ``earth_radius``, or ``semi_major_axis`` with
+    ``semi_minor_axis`` or ``inverse_flattening`` (an ellipsoid when they
+    make it one); otherwise a sphere of radius `default`.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> gm = xr.DataArray(0, attrs={"grid_mapping_name": "latitude_longitude",
+    ...                             "semi_major_axis": 6378137.0,
+    ...                             "inverse_flattening": 298.257223563})
+    >>> da = xr.DataArray([1.0, 2.0], dims="x", coords={"crs": gm})
+    >>> a, b = earth_shape(da, None, 6371008.8)
+    >>> round(a), round(b, 3)
+    (6378137, 6356752.314)
+    >>> earth_shape(da, 6.4e6, 6371008.8)
+    (6400000.0, 6400000.0)
+    """
+    if radius is not None:
+        r = float(radius)
+        if not r > 0:
+            raise ValueError(f"radius must be a positive number of metres, got {radius!r}")
+        return r, r
+    shapes = {}
+    for gm in grid_mappings(obj, var)[0]:
+        shape = _shape_of(gm)
+        if shape is not None:
+            shapes.setdefault(shape, []).append(str(gm.name))
+    if len(shapes) > 1:
+        raise ValueError(
+            f"the grid mappings {sorted(n for v in shapes.values() for n in v)} give different "
+            "Earth shapes; pass radius=..."
+        )
+    if shapes:
+        return next(iter(shapes))
+    return float(default), float(default)
+
+
+def _shape_of(gm):
+    a = gm.attrs
+    def number(key):
+        v = a.get(key)
+        try:
+            v = float(np.asarray(v).reshape(-1)[0])
+        except (TypeError, ValueError, IndexError):
+            return None
+        return v if np.isfinite(v) and v > 0 else (0.0 if v == 0 else None)
+
+    r = number("earth_radius")
+    if r:
+        return r, r
+    major = number("semi_major_axis")
+    if not major:
+        return None
+    minor = number("semi_minor_axis")
+    if minor:
+        return major, minor
+    inv = number("inverse_flattening")
+    if inv:
+        return major, major * (1.0 - 1.0 / inv)
+    return major, major
+
+
+def radii_of_curvature(phi, a, b):
+    """(M, N): meridional and prime-vertical radii of curvature at latitude `phi` (radians).
+
+    On an ellipsoid of semi-axes a >= b, with e2 = 1 - b^2 / a^2,
+    M = a (1 - e2) / (1 - e2 sin^2 phi)^(3/2) and N = a / (1 - e2 sin^2 phi)^(1/2):
+    a northward step dphi is M dphi metres, an eastward step dlambda is
+    N cos(phi) dlambda metres (e.g. Snyder, *Map Projections: A Working
+    Manual*, USGS PP 1395, eqs. 4-18 and 4-20). Both are `a` on a sphere.
+
+    >>> M, N = radii_of_curvature(np.deg2rad(45.0), 6378137.0, 6356752.314245)
+    >>> round(float(M)), round(float(N))
+    (6367382, 6388838)
+    """
+    if a == b:
+        return a, a
+    e2 = 1.0 - (b / a) ** 2
+    w = 1.0 - e2 * np.sin(phi) ** 2
+    return a * (1.0 - e2) / w**1.5, a / np.sqrt(w)
 
 
 def detect_period(coord: Coordinate) -> float | None:
