@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import xarray as xr
 
+from . import horizontal as _horizontal
 from . import operators
 from .coords import UnknownCoordinateError
-from .labelled import EARTH_RADIUS, Derivative, differentiable_vars
+from .labelled import EARTH_RADIUS, Derivative, differentiable_vars  # noqa: F401  (demo)
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
 
@@ -72,8 +73,10 @@ _PARAMS_DOC = """
         d/dy = 180 / (pi R) d/dlat; along a longitude, d/dx = 180 / (pi R
         cos(lat)) d/dlon with lat from the object's latitude coordinate (NaN
         at the poles). Units become ``"<data units> m-1"``.
-    radius : float, default 6371008.8
-        Sphere radius in metres for `geo`.
+    radius : float, optional
+        Sphere radius in metres for `geo`. Default: the object's CF grid
+        mapping's (``earth_radius``, or ``semi_major_axis``; on its ellipsoid
+        the radii of curvature), else 6371008.8.
     skipna : bool, default False
         Treat NaN cells (land in an ocean field) as boundaries: a valid cell
         beside a NaN uses the one-sided difference from its valid side, by the
@@ -108,7 +111,7 @@ class DataArrayGrad(_Grad):
         accuracy=2,
         periodic=None,
         geo=False,
-        radius=EARTH_RADIUS,
+        radius=None,
         skipna=False,
         datetime_unit="s",
     ):
@@ -243,6 +246,43 @@ class DataArrayGrad(_Grad):
         """
         return operators.laplacian(self._obj, coords, **options)
 
+    def horizontal(self, **options):
+        """Eastward and northward derivatives per metre, on any horizontal grid.
+
+        Forwards to :func:`xgradient.horizontal.horizontal`: 1-D lat/lon
+        (the numbers of ``grad(lon, geo=True)`` and ``grad(lat, geo=True)``),
+        2-D curvilinear lat/lon (NEMO, WRF, ROMS, CORDEX), rotated-pole and
+        projected grids with a CF grid mapping (through pyproj).
+
+        Parameters
+        ----------
+        **options
+            Keywords (edge_order, accuracy, periodic, radius, skipna, lat, lon)
+            As for :func:`xgradient.horizontal.horizontal`.
+
+        Returns
+        -------
+        Dataset
+            ``d{name}_deast`` and ``d{name}_dnorth`` (``name`` is ``"f"`` for
+            an unnamed DataArray) in ``"<units> m-1"``, with the dims and coords
+            of the DataArray.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> lat = np.linspace(-60.0, 60.0, 25)
+        >>> lon = np.arange(0.0, 360.0, 5.0)
+        >>> T = xr.DataArray(np.cos(np.deg2rad(lon)) * np.ones((lat.size, 1)), name="T",
+        ...                  dims=("lat", "lon"), coords={"lat": lat, "lon": lon},
+        ...                  attrs={"units": "K"})
+        >>> g = T.grad.horizontal()
+        >>> list(g)
+        ['dT_deast', 'dT_dnorth']
+        >>> bool((g.dT_deast == T.grad("lon", geo=True)).all())   # the same numbers
+        True
+        """
+        return _horizontal.horizontal(self._obj, **options)
+
 
 @xr.register_dataset_accessor("grad")
 class DatasetGrad(_Grad):
@@ -256,7 +296,7 @@ class DatasetGrad(_Grad):
         accuracy=2,
         periodic=None,
         geo=False,
-        radius=EARTH_RADIUS,
+        radius=None,
         skipna=False,
         datetime_unit="s",
     ):
@@ -398,6 +438,36 @@ class DatasetGrad(_Grad):
         """
         return operators.vorticity(self._obj, u, v, **options)
 
+    def horizontal(self, **options):
+        """Eastward and northward derivatives per metre of every variable on a horizontal grid.
+
+        Forwards to :func:`xgradient.horizontal.horizontal`; the metric of
+        each grid is computed once and reused for every variable on it.
+
+        Parameters
+        ----------
+        **options
+            Keywords (edge_order, accuracy, periodic, radius, skipna, lat, lon)
+            As for :func:`xgradient.horizontal.horizontal`.
+
+        Returns
+        -------
+        Dataset
+            ``d{var}_deast`` and ``d{var}_dnorth`` for each numeric data
+            variable that lies on a horizontal grid (the others are dropped).
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> lat, lon = np.linspace(-30.0, 30.0, 7), np.arange(0.0, 360.0, 30.0)
+        >>> ds = xr.Dataset({"a": (("lat", "lon"), np.ones((7, 12))),
+        ...                  "b": (("lat", "lon"), np.zeros((7, 12)))},
+        ...                 coords={"lat": lat, "lon": lon})
+        >>> sorted(ds.grad.horizontal())
+        ['da_deast', 'da_dnorth', 'db_deast', 'db_dnorth']
+        """
+        return _horizontal.horizontal(self._obj, **options)
+
 
 def _has(ds, name):
     return name in ds.coords or name in ds.dims
@@ -442,7 +512,6 @@ class DataTreeGrad:
         KeyError, ValueError, TypeError
             As for ``Dataset.grad``; a note on the exception names the node
             (Python >= 3.11).
-
         Examples
         --------
         >>> import numpy as np, xarray as xr, xgradient

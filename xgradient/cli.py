@@ -91,7 +91,7 @@ def gradient_file(
     accuracy=2,
     edge_order=1,
     periodic=None,
-    radius=EARTH_RADIUS,
+    radius=None,
     skipna=False,
     datetime_unit="s",
     chunks=None,
@@ -1149,9 +1149,10 @@ def build_parser():
     p.add_argument(
         "--radius",
         type=float,
-        default=EARTH_RADIUS,
+        default=None,
         metavar="METRES",
-        help=f"sphere radius for --geo (default {EARTH_RADIUS})",
+        help="sphere radius for --geo and --horizontal (default: the file's grid "
+        f"mapping's, else {EARTH_RADIUS:g})",
     )
     p.add_argument(
         "--accuracy", type=int, choices=(2, 4, 6), default=2, help="order of the interior stencil (default 2)"

@@ -73,7 +73,7 @@ class Derivative:
         accuracy=2,
         periodic=None,
         geo=False,
-        radius=EARTH_RADIUS,
+        radius=None,
         skipna=False,
         datetime_unit="s",
     ):
@@ -119,36 +119,59 @@ class Derivative:
                 raise
             raise ValueError(f"{err} (differentiating along {coord!r})") from None
         if geo:
-            self._geo(obj, float(radius))
+            self._geo(obj, radius)
 
     def _geo(self, obj, radius):
-        """Angles -> metres on a sphere of `radius`.
+        """Angles -> metres on the sphere (or ellipsoid) of the radius rule.
 
         d/dy = 180 / (pi R) d/dlat and d/dx = 180 / (pi R cos(lat)) d/dlon
         for angles in degrees (1 / R and 1 / (R cos(lat)) in radians), e.g.
         MetPy's ``lat_lon_grid_deltas`` or any text on spherical coordinates.
+        R is `radius` when given, else the object's CF grid mapping's
+        (``earth_radius`` or ``semi_major_axis``), else EARTH_RADIUS; on a
+        grid mapping's ellipsoid, the meridional and prime-vertical radii of
+        curvature M(lat) and N(lat) replace R in the two formulas.
         A constant factor is folded into the weights; the longitude's
         cos(lat) factor is applied by the kernel as each result is written (after
         the gap filling with skipna), and is NaN at a pole, where a
         longitude derivative has no meaning.
         """
         c = self.coord
-        if not radius > 0:
-            raise ValueError(f"radius must be a positive number of metres, got {radius!r}")
+        a, b = self.earth = _coords.earth_shape(obj, radius, EARTH_RADIUS)
+        if a != b and self.order != 1:
+            raise ValueError(
+                f"geo=True: second derivatives along {c.name!r} on the ellipsoid of the "
+                f"grid mapping (semi-axes {a:g}, {b:g} m) are not supported; pass "
+                "radius=... to work on a sphere"
+            )
         if _coords.is_latitude(c.name, c.attrs):
-            per_unit = radius * _units.radians_per_unit(c.name, c.units)  # metres per unit
-            self.stencil = self.stencil.scaled(per_unit ** -self.order)
+            rad = _units.radians_per_unit(c.name, c.units)
+            if a == b:
+                self.stencil = self.stencil.scaled((a * rad) ** -self.order)  # metres per unit
+            else:
+                M, _ = _coords.radii_of_curvature(c.values * rad, a, b)
+                self.metric = xr.DataArray(1.0 / (M * rad), dims=(c.dim,), name=c.name)
         elif _coords.is_longitude(c.name, c.attrs):
-            per_unit = radius * _units.radians_per_unit(c.name, c.units)  # metres per unit
-            lat = _coords.find_latitude(obj, c.name)
-            if c.dim in lat.dims:
-                raise ValueError(
-                    f"geo=True: latitude {lat.name!r} varies along {c.name!r}'s dimension "
-                    f"{c.dim!r}; cannot take a longitude derivative on such a grid"
-                )
-            phi = lat.astype(np.float64) * _units.radians_per_unit(lat.name, lat.attrs.get("units"))
-            pole = np.isclose(np.abs(phi), np.pi / 2, rtol=0, atol=1e-11)
-            self.metric = ((per_unit * np.cos(phi)) ** -self.order).where(~pole)
+            self._geo_obj = obj
+            self._rad = _units.radians_per_unit(c.name, c.units)
+            self._metrics = {}
+            if isinstance(obj, xr.Dataset):
+                # The latitude is each variable's own (MOM: yt_ocean for
+                # temp, yu_ocean for u); one must exist for some variable.
+                errors = []
+                for var in obj.data_vars.values():
+                    if c.dim in var.dims:
+                        try:
+                            self.metric = self._longitude_metric(var.dims)
+                            break
+                        except ValueError as err:
+                            errors.append(err)
+                else:
+                    if errors:
+                        raise errors[0]
+                    self.metric = self._longitude_metric(obj.dims)
+            else:
+                self.metric = self._longitude_metric(obj.dims)
         else:
             raise ValueError(
                 f"geo=True needs a latitude or longitude, but {c.name!r} is neither "
@@ -156,6 +179,31 @@ class Derivative:
                 "or a name like lat/lon); drop geo=True to differentiate per "
                 f"{c.units or 'index step'}"
             )
+
+    def _longitude_metric(self, dims):
+        """1 / (N cos(lat)) per unit of longitude, from the latitude on `dims`."""
+        key = tuple(sorted(map(str, dims)))
+        if key in self._metrics:
+            return self._metrics[key]
+        c = self.coord
+        lat = _coords.find_latitude(self._geo_obj, c.name, dims=dims)
+        if c.dim in lat.dims:
+            raise ValueError(
+                f"geo=True: latitude {lat.name!r} varies along {c.name!r}'s dimension "
+                f"{c.dim!r}; cannot take a longitude derivative on such a grid "
+                "(da.grad.horizontal() differentiates on curvilinear grids)"
+            )
+        a, b = self.earth
+        phi = lat.astype(np.float64) * _units.radians_per_unit(lat.name, lat.attrs.get("units"))
+        pole = np.isclose(np.abs(phi), np.pi / 2, rtol=0, atol=1e-11)
+        if a == b:
+            per_unit = a * self._rad * np.cos(phi)  # metres per unit
+        else:
+            _, N = _coords.radii_of_curvature(phi, a, b)
+            per_unit = N * self._rad * np.cos(phi)
+        metric = (per_unit ** -self.order).where(~pole)
+        self._metrics[key] = metric
+        return metric
 
     def apply(self, da: xr.DataArray, name=None) -> xr.DataArray:
         """The derivative of `da` (numpy, dask or a pint Quantity of either), named `name`."""
@@ -177,7 +225,12 @@ class Derivative:
         result_dtype(da.dtype)  # a clear TypeError before any work
         axis = da.get_axis_num(dim)
         factor = None if self.metric is None else self._metric_factor(da)
-        if factor is not None and not self.skipna and isinstance(factor, np.ndarray):
+        if (
+            factor is not None
+            and not self.skipna
+            and isinstance(factor, np.ndarray)
+            and factor.shape[axis] == 1  # the kernel's scale is constant along the axis
+        ):
             # Applied by the kernel as each result is written: no second pass.
             data = differentiate(da.data, self.stencil, axis, scale=factor)
         else:
@@ -194,6 +247,8 @@ class Derivative:
     def _metric_factor(self, da):
         """The per-latitude metric, float64, shaped to broadcast against `da`."""
         m = self.metric
+        if getattr(self, "_metrics", None) is not None and isinstance(self._geo_obj, xr.Dataset):
+            m = self._longitude_metric(da.dims)  # the variable's own latitude
         missing = set(m.dims) - set(da.dims)
         if missing:
             raise ValueError(

@@ -24,7 +24,7 @@ import xarray as xr
 
 from . import coords as _coords
 from . import units as _units
-from .labelled import EARTH_RADIUS, Derivative, label
+from .labelled import Derivative, label
 
 __all__ = ["divergence", "hessian", "laplacian", "vorticity"]
 
@@ -45,8 +45,9 @@ OPTIONS_DOC = """    edge_order : {1, 2}, default 1
         Work per metre on a sphere of `radius`: the coordinates must be a
         latitude and a longitude in degrees, and the spherical metric terms
         are included (see Notes). Results are NaN at a pole.
-    radius : float, default 6371008.8
-        Sphere radius in metres for `geo`.
+    radius : float, optional
+        Sphere radius in metres for `geo`. Default: the object's CF grid
+        mapping's (``earth_radius`` or ``semi_major_axis``), else 6371008.8.
     skipna : bool, default False
         Treat NaN cells as boundaries, as for ``.grad``.
     datetime_unit : str, default "s"
@@ -168,8 +169,12 @@ def _what(da):
     return da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
 
 
-def _tan_lat_over_radius(plan: Derivative, radius, like):
+def _tan_lat_over_radius(plan: Derivative, like):
     """tan(lat) / R along the latitude `plan` differentiates, NaN at a pole.
+
+    R is the plan's radius (on an ellipsoid, the prime-vertical radius of
+    curvature N(lat): d(N cos(lat))/dlat = -M sin(lat) makes the metric
+    term of the divergence and vorticity v tan(lat) / N).
 
     The spherical metric terms all carry tan(lat) / R; at +-90 degrees tan is
     not inf but ~1.6e16 in floating point, so the pole is masked explicitly
@@ -179,7 +184,10 @@ def _tan_lat_over_radius(plan: Derivative, radius, like):
     c = plan.coord
     lat = c.values
     pole = np.isclose(np.abs(lat), 90.0, rtol=0, atol=1e-9)
-    t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / float(radius))
+    a, b = plan.earth
+    _, N = _coords.radii_of_curvature(np.deg2rad(lat), a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / N)
     t = xr.DataArray(t.astype(like.dtype), dims=(c.dim,))
     return _units.with_units_of(t, like, "1/m")
 
@@ -217,7 +225,7 @@ def hessian(
     accuracy=2,
     periodic=None,
     geo=False,
-    radius=EARTH_RADIUS,
+    radius=None,
     skipna=False,
     datetime_unit="s",
 ):
@@ -337,7 +345,7 @@ def laplacian(
     accuracy=2,
     periodic=None,
     geo=False,
-    radius=EARTH_RADIUS,
+    radius=None,
     skipna=False,
     datetime_unit="s",
 ):
@@ -411,7 +419,7 @@ def laplacian(
         if lats:
             dfdy = plans.get(lats[0], 1).apply(da)
             terms.append(
-                -_tan_lat_over_radius(plans.get(lats[0], 1), radius, dfdy) * dfdy
+                -_tan_lat_over_radius(plans.get(lats[0], 1), dfdy) * dfdy
             )
     result = _units.add(terms, f"laplacian of {label(da)}")
     units = _units.sum_units(
@@ -517,7 +525,7 @@ def divergence(
     accuracy=2,
     periodic=None,
     geo=False,
-    radius=EARTH_RADIUS,
+    radius=None,
     skipna=False,
     datetime_unit="s",
 ):
@@ -591,7 +599,7 @@ def divergence(
     terms = [plans.get(x, 1).apply(ua), plans.get(y, 1).apply(va)]
     if geo:
         terms.append(
-            -_tan_lat_over_radius(plans.get(y, 1), radius, terms[1]) * va
+            -_tan_lat_over_radius(plans.get(y, 1), terms[1]) * va
         )
     return _vector_result(ds, terms, ua, va, plans, x, y, geo, "divergence")
 
@@ -608,7 +616,7 @@ def vorticity(
     accuracy=2,
     periodic=None,
     geo=False,
-    radius=EARTH_RADIUS,
+    radius=None,
     skipna=False,
     datetime_unit="s",
 ):
@@ -675,5 +683,5 @@ def vorticity(
     )
     terms = [plans.get(x, 1).apply(va), -plans.get(y, 1).apply(ua)]
     if geo:
-        terms.append(_tan_lat_over_radius(plans.get(y, 1), radius, terms[1]) * ua)
+        terms.append(_tan_lat_over_radius(plans.get(y, 1), terms[1]) * ua)
     return _vector_result(ds, terms, ua, va, plans, x, y, geo, "vorticity")

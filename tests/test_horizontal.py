@@ -1,0 +1,450 @@
+"""``da.grad.horizontal()``: east and north derivatives per metre on any grid.
+
+Truths: the exact east/north derivatives of an analytic field of the true
+latitude and longitude (a sum of spherical harmonics of degree 1 and 2),
+sampled on (a) a rotated grid whose 2-D lat/lon cross the +-180 seam, built
+here by rotating Cartesian vectors, (b) the real ORCA2 coordinates, (c) the
+stereographic and rotated-pole files; observed convergence orders; exact
+equality with ``grad(..., geo=True)`` on 1-D grids; invariance of a wrapped
+grid under a roll; numpy == dask bit for bit; radii of curvature against
+pyproj's geodesic distances; exact errors.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import no_compute, observed_order
+
+import xgradient  # noqa: F401  (registers .grad)
+
+R = 6_371_008.8
+iris_sample_data = pytest.importorskip("iris_sample_data")
+DATA = iris_sample_data.path
+
+
+def rotated_grid(n, m, span=(60.0, 80.0), centre=(40.0, 180.0), twist=25.0):
+    """True (lat, lon) in degrees of a regular (n, m) grid of a rotated sphere.
+
+    The rotated grid's (0, 0) lands on `centre`, its lines turned by `twist`
+    degrees; longitudes are in (-180, 180], so with the default centre the
+    seam runs through the middle of the grid.
+    """
+    yr = np.deg2rad(np.linspace(-span[0] / 2, span[0] / 2, n))
+    xr_ = np.deg2rad(np.linspace(-span[1] / 2, span[1] / 2, m))
+    Y, X = np.meshgrid(yr, xr_, indexing="ij")
+    v = np.stack([np.cos(Y) * np.cos(X), np.cos(Y) * np.sin(X), np.sin(Y)])
+    lat0, lon0, t = np.deg2rad([centre[0], centre[1], twist])
+    rx = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    ry = np.array([[np.cos(lat0), 0, -np.sin(lat0)], [0, 1, 0], [np.sin(lat0), 0, np.cos(lat0)]])
+    rz = np.array([[np.cos(lon0), -np.sin(lon0), 0], [np.sin(lon0), np.cos(lon0), 0], [0, 0, 1]])
+    w = np.einsum("ab,bc,cd,d...->a...", rz, ry, rx, v)
+    return np.rad2deg(np.arcsin(np.clip(w[2], -1, 1))), np.rad2deg(np.arctan2(w[1], w[0]))
+
+
+def field_and_exact(lat, lon, radius=R):
+    """f = sin(lat) + cos(lat) sin(lon) + cos^2(lat) cos(2 lon) / 2 and its exact
+    derivatives per metre east (1/(R cos lat) df/dlon) and north (1/R df/dlat)."""
+    p, q = np.deg2rad(lat), np.deg2rad(lon)
+    f = np.sin(p) + np.cos(p) * np.sin(q) + 0.5 * np.cos(p) ** 2 * np.cos(2 * q)
+    east = (np.cos(q) - np.cos(p) * np.sin(2 * q)) / radius
+    north = (np.cos(p) - np.sin(p) * np.sin(q) - np.cos(p) * np.sin(p) * np.cos(2 * q)) / radius
+    return f, east, north
+
+
+def curvilinear(lat, lon, values=None, name="T", dims=("j", "i")):
+    f, _, _ = field_and_exact(lat, lon)
+    return xr.DataArray(
+        f if values is None else values,
+        dims=dims,
+        coords={
+            "lat": (dims, lat, {"units": "degrees_north", "standard_name": "latitude"}),
+            "lon": (dims, lon, {"units": "degrees_east", "standard_name": "longitude"}),
+        },
+        name=name,
+        attrs={"units": "K", "standard_name": "air_temperature"},
+    )
+
+
+def relative_error(got, exact, where=None):
+    err = np.abs(np.asarray(got) - exact)
+    if where is not None:
+        err = err[where]
+    return float(np.max(err) / np.max(np.abs(exact)))
+
+
+# ---------------------------------------------------------------------------
+# (a) A rotated grid across the +-180 seam
+
+
+def test_rotated_grid_crosses_the_seam():
+    lat, lon = rotated_grid(40, 53)
+    assert lon.min() < -179 and lon.max() > 179  # the seam is inside the grid
+    T = curvilinear(lat, lon)
+    g = T.grad.horizontal(edge_order=2)
+    _, east, north = field_and_exact(lat, lon)
+    assert relative_error(g.dT_deast, east) < 5e-3
+    assert relative_error(g.dT_dnorth, north) < 5e-3
+    assert g.dT_deast.attrs == {
+        "units": "K m-1",
+        "standard_name": "eastward_derivative_of_air_temperature",
+        "long_name": "eastward derivative of air_temperature per metre",
+    }
+    assert g.dT_dnorth.attrs["standard_name"] == "northward_derivative_of_air_temperature"
+    assert g.dT_deast.dims == T.dims
+    xr.testing.assert_identical(g.dT_deast.coords.to_dataset(), T.coords.to_dataset())
+
+
+@pytest.mark.parametrize("accuracy,edge_order", [(2, 2), (4, 1)])
+def test_convergence_order_on_refinement(accuracy, edge_order):
+    ns = (20, 40, 80, 160)
+    errors = []
+    for n in ns:
+        lat, lon = rotated_grid(n, n * 4 // 3)
+        _, east, north = field_and_exact(lat, lon)
+        g = curvilinear(lat, lon).grad.horizontal(accuracy=accuracy, edge_order=edge_order)
+        errors.append([relative_error(g.dT_deast, east), relative_error(g.dT_dnorth, north)])
+    hs = [1.0 / n for n in ns]
+    for column in np.array(errors).T:  # every point, the grid's edges included
+        assert accuracy - 0.5 < observed_order(hs[1:], column[1:]) < accuracy + 0.8
+
+
+def test_one_dimensional_grid_gives_geo_numbers_exactly():
+    lat = np.linspace(-70.0, 70.0, 29)
+    lon = np.arange(0.0, 360.0, 7.5)  # global: wraps
+    f, _, _ = field_and_exact(*np.meshgrid(lat, lon, indexing="ij"))
+    T = xr.DataArray(
+        np.stack([f, 2 * f]).astype(np.float32),
+        dims=("lev", "lat", "lon"),
+        coords={"lat": lat, "lon": lon},
+        name="T",
+        attrs={"units": "K"},
+    )
+    for options in ({}, {"accuracy": 4}, {"edge_order": 2, "skipna": True}):
+        g = T.grad.horizontal(**options)
+        np.testing.assert_array_equal(g.dT_deast, T.grad("lon", geo=True, **options))
+        np.testing.assert_array_equal(g.dT_dnorth, T.grad("lat", geo=True, **options))
+        assert g.dT_deast.dtype == np.float32
+    # periodic=False: the longitude does not wrap
+    np.testing.assert_array_equal(
+        T.grad.horizontal(periodic=False).dT_deast, T.grad("lon", geo=True, periodic=False)
+    )
+
+
+def test_dataset_reuses_the_grid_and_drops_other_variables():
+    lat, lon = rotated_grid(12, 15)
+    T = curvilinear(lat, lon)
+    ds = xr.Dataset(
+        {"T": T, "S": 3 * T, "depth": ("z", [0.0, 10.0]), "bnd": (("j", "i"), T.values)}
+    )
+    ds.lat.attrs["bounds"] = "bnd"
+    g = ds.grad.horizontal()
+    assert sorted(g.data_vars) == ["dS_deast", "dS_dnorth", "dT_deast", "dT_dnorth"]
+    ref = T.grad.horizontal()
+    np.testing.assert_allclose(g.dS_deast, 3 * ref.dT_deast, rtol=1e-13)
+    np.testing.assert_array_equal(g.dT_dnorth, ref.dT_dnorth)
+
+
+def test_levels_share_the_metric():
+    lat, lon = rotated_grid(16, 21)
+    T = curvilinear(lat, lon)
+    levels = xr.concat([T, 2 * T, -T], dim="lev").transpose("j", "lev", "i")
+    g = levels.grad.horizontal()
+    one = T.grad.horizontal()
+    for k, s in enumerate([1, 2, -1]):
+        np.testing.assert_allclose(g.dT_deast.isel(lev=k), s * one.dT_deast, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(g.dT_dnorth.isel(lev=k), s * one.dT_dnorth, rtol=1e-13, atol=0)
+
+
+# ---------------------------------------------------------------------------
+# (b) The real ORCA2 coordinates
+
+
+@pytest.fixture(scope="module")
+def orca():
+    with xr.open_dataset(f"{DATA}/orca2_votemper.nc") as ds:
+        return ds.load()
+
+
+def orca_field(orca, masked=True):
+    lat = orca.nav_lat.values.astype(np.float64)
+    lon = orca.nav_lon.values.astype(np.float64)
+    f, east, north = field_and_exact(lat, lon)
+    land = np.isnan(orca.votemper.values)
+    F = orca.votemper.copy(data=np.where(land & masked, np.nan, f)).rename("F")
+    return F, east, north, land
+
+
+def test_orca2_wraps_and_matches_the_exact_derivative(orca):
+    F, east, north, land = orca_field(orca)
+    # The first and last columns are neighbours (80 and 78 degrees east).
+    step = (orca.nav_lon[:, 0] - orca.nav_lon[:, -1]) % 360
+    assert np.isclose(step[:60], 2.0, atol=1e-4).all()  # the regular southern rows
+    g = F.grad.horizontal()
+    # The north fold (rows 146-147, where row 147 mirrors row 145) is not a
+    # local grid; everything south of it is.
+    south = np.zeros(land.shape, bool)
+    south[:145] = True
+    ok = np.isfinite(g.dF_deast.values) & south
+    assert ok[:, [0, -1]].sum() > 100  # the wrapped columns have results
+    # Within 2.5 degrees of the pole the east direction turns fast: a few %.
+    assert relative_error(g.dF_deast, east, ok) < 0.05
+    assert relative_error(g.dF_dnorth, north, ok) < 0.05
+    ok[120:] = False  # south of 60 N
+    assert relative_error(g.dF_deast, east, ok) < 5e-3
+    assert relative_error(g.dF_dnorth, north, ok) < 5e-3
+    # Wrapped: rolling the grid (coordinates too) rolls the result, bit for bit.
+    rolled = F.roll(dim1=57, roll_coords=True).grad.horizontal().roll(dim1=-57, roll_coords=True)
+    xr.testing.assert_identical(rolled, g)
+    # periodic=False: the ends become one-sided, and differ.
+    open_ = F.grad.horizontal(periodic=False)
+    assert not np.array_equal(open_.dF_deast[:, 0], g.dF_deast[:, 0], equal_nan=True)
+    np.testing.assert_array_equal(open_.dF_deast[:, 2:-2], g.dF_deast[:, 2:-2])
+
+
+def test_orca2_skipna_never_uses_land_coordinates(orca):
+    """NEMO fills the coordinates of eliminated land domains with garbage; with
+    skipna every valid cell gets a value from valid neighbours only, as
+    accurate as a one-sided difference allows."""
+    F, east, north, land = orca_field(orca)
+    lat = orca.nav_lat.values
+    garbage = np.abs(np.diff(lat, axis=0)) > 3  # rows that jump by more than a cell
+    assert garbage.sum() > 50
+    got = F.grad.horizontal(skipna=True)
+    south = np.zeros(land.shape, bool)
+    south[:145] = True
+    ok = np.isfinite(got.dF_deast.values) & south
+    assert ok.sum() > 0.99 * (~land & south).sum()
+    assert np.isnan(got.dF_deast.values[land]).all()
+    # First-order one-sided differences beside the coast (edge_order=1) on a 2
+    # degree grid; the same cells with garbage coordinates used would be off by
+    # orders of magnitude.
+    assert relative_error(got.dF_deast, east, ok) < 0.1
+    assert relative_error(got.dF_dnorth, north, ok) < 0.1
+    # Away from the coast, skipna changes nothing.
+    plain = F.grad.horizontal()
+    inner = np.isfinite(plain.dF_deast.values)
+    np.testing.assert_allclose(got.dF_deast.values[inner], plain.dF_deast.values[inner], rtol=1e-12)
+    # The metric with garbage replaced by a smooth grid gives the same numbers:
+    # proof that the garbage is never read.
+    clean = F.assign_coords(
+        nav_lat=F.nav_lat.where(~land, 0.0), nav_lon=F.nav_lon.where(~land, 0.0)
+    )
+    np.testing.assert_array_equal(clean.grad.horizontal(skipna=True).dF_deast, got.dF_deast)
+
+
+# ---------------------------------------------------------------------------
+# (c) The stereographic and rotated-pole files
+
+
+def test_stereographic_with_its_lat_lon_and_from_the_grid_mapping():
+    with xr.open_dataset(f"{DATA}/toa_brightness_stereographic.nc", decode_coords="all") as ds:
+        ds = ds.load()
+    radius = float(ds.stereographic.attrs["earth_radius"])
+    assert radius == 6378169.0
+    lat = ds.lat.values.astype(np.float64)
+    lon = ds.lon.values.astype(np.float64)
+    f, east, north = field_and_exact(lat, lon, radius)
+    F = ds.data.copy(data=f).rename("F")
+    with_latlon = F.grad.horizontal(edge_order=2)  # the file's 2-D lat/lon (float32)
+    assert relative_error(with_latlon.dF_deast, east) < 2e-3
+    assert relative_error(with_latlon.dF_dnorth, north) < 2e-3
+    # The grid mapping's radius, not the default: the default is 0.11 % off.
+    assert relative_error(with_latlon.dF_deast, east * radius / R) > 1e-3
+    pytest.importorskip("pyproj")
+    projected = F.drop_vars(["lat", "lon"]).grad.horizontal(edge_order=2)
+    assert relative_error(projected.dF_deast, east) < 2e-3
+    assert relative_error(projected.dF_dnorth, north) < 2e-3
+    # Plain grad along x is per metre of projection, not of the Earth.
+    per_x = F.grad("x", edge_order=2)
+    assert per_x.attrs["units"] == "K/m"
+
+
+def test_rotated_pole_file_from_its_grid_mapping():
+    pytest.importorskip("pyproj")
+    with xr.open_dataset(f"{DATA}/rotated_pole.nc", decode_coords="all") as ds:
+        ds = ds.load()
+    p = ds.air_pressure_at_sea_level
+    assert "rotated_latitude_longitude" in p.coords
+    # True lat/lon of the rotated grid, by rotating Cartesian vectors (pole at
+    # 37.5 N, 177.5 E): independent of pyproj.
+    yr, xr_ = np.meshgrid(
+        np.deg2rad(ds.grid_latitude.values.astype(np.float64)),
+        np.deg2rad(ds.grid_longitude.values.astype(np.float64)),
+        indexing="ij",
+    )
+    v = np.stack([np.cos(yr) * np.cos(xr_), np.cos(yr) * np.sin(xr_), np.sin(yr)])
+    tilt = np.deg2rad(90.0 - 37.5)
+    ry = np.array([[np.cos(tilt), 0, -np.sin(tilt)], [0, 1, 0], [np.sin(tilt), 0, np.cos(tilt)]])
+    w = ry @ v.reshape(3, -1)
+    lat = np.rad2deg(np.arcsin(w[2])).reshape(yr.shape)
+    lon = (np.rad2deg(np.arctan2(w[1], w[0])) + 177.5 - 180.0).reshape(yr.shape)
+    radius = 6371229.0
+    f, east, north = field_and_exact(lat, lon, radius)
+    got = p.copy(data=f).grad.horizontal(edge_order=2)
+    # A coarse grid (2.2 degrees): second-order errors of a few 1e-3.
+    assert relative_error(got[f"d{p.name}_deast"], east) < 1e-2
+    assert relative_error(got[f"d{p.name}_dnorth"], north) < 1e-2
+    inner = (slice(1, -1), slice(1, -1))
+    assert relative_error(got[f"d{p.name}_deast"][inner], east[inner]) < 6e-3
+
+
+# ---------------------------------------------------------------------------
+# Dask
+
+
+@pytest.mark.parametrize("skipna", [False, True])
+def test_dask_is_lazy_and_equal_for_odd_chunkings(skipna):
+    lat, lon = rotated_grid(23, 31)
+    T = curvilinear(lat, lon)
+    values = np.stack([T.values, T.values**2, -T.values])
+    values[1, 5:8, 10:14] = np.nan  # a gap, for skipna
+    cube = xr.DataArray(values, dims=("lev", "j", "i"), coords=T.coords, name="T", attrs=T.attrs)
+    expected = cube.grad.horizontal(skipna=skipna, accuracy=4)
+    for chunks in ({"j": 1}, {"i": 1}, {"j": 7, "i": 5, "lev": 2}, {"j": 4, "i": 9}):
+        data = cube.chunk(chunks).data  # the coordinates stay in memory
+        with no_compute():
+            lazy = cube.copy(data=data).grad.horizontal(skipna=skipna, accuracy=4)
+        assert lazy.dT_deast.chunks is not None
+        xr.testing.assert_identical(lazy.compute(), expected)
+    # Chunked 2-D coordinates are read at call time (they decide the wrap).
+    xr.testing.assert_identical(cube.chunk({"j": 5}).grad.horizontal(skipna=skipna, accuracy=4).compute(), expected)
+
+
+# ---------------------------------------------------------------------------
+# Finding latitude and longitude, errors
+
+
+def test_cordex_style_file_and_geo_true():
+    """rlat/rlon (grid_latitude/grid_longitude) plus a 2-D true lat/lon."""
+    lat, lon = rotated_grid(10, 12)
+    T = curvilinear(lat, lon, dims=("rlat", "rlon")).assign_coords(
+        rlat=("rlat", np.linspace(-5, 5, 10), {"standard_name": "grid_latitude", "units": "degrees"}),
+        rlon=("rlon", np.linspace(-6, 6, 12), {"standard_name": "grid_longitude", "units": "degrees"}),
+    )
+    g = T.grad.horizontal()  # the 2-D lat/lon, not rlat/rlon
+    np.testing.assert_array_equal(g.dT_deast, curvilinear(lat, lon).grad.horizontal().dT_deast)
+    # geo=True along the rotated longitude uses the rotated latitude.
+    dx = T.grad("rlon", geo=True)
+    plain = T.drop_vars(["lat", "lon"]).grad("rlon", geo=True)
+    np.testing.assert_array_equal(dx, plain)
+
+
+def test_mom_style_latitudes_on_different_dims():
+    yt, yu = np.linspace(-60, 60, 13), np.linspace(-55, 65, 13)
+    xt = np.arange(0.0, 360.0, 10.0)
+    deg = {"units": "degrees_N"}
+    ds = xr.Dataset(
+        {
+            "temp": (("yt_ocean", "xt_ocean"), np.cos(np.deg2rad(xt)) * np.ones((13, 1))),
+            "u": (("yu_ocean", "xt_ocean"), np.sin(np.deg2rad(xt)) * np.ones((13, 1))),
+        },
+        coords={
+            "yt_ocean": ("yt_ocean", yt, deg),
+            "yu_ocean": ("yu_ocean", yu, deg),
+            "xt_ocean": ("xt_ocean", xt, {"units": "degrees_E"}),
+        },
+    )
+    got = ds.grad("xt_ocean", geo=True)
+    assert "yu_ocean" not in ds.temp.coords  # a DataArray carries its own latitude only
+    np.testing.assert_array_equal(got.temp, ds.temp.grad("xt_ocean", geo=True))
+    np.testing.assert_array_equal(got.u, ds.u.grad("xt_ocean", geo=True))
+    with pytest.raises(ValueError, match=r"several latitude coordinates \['yt_ocean', 'lat'\]"):
+        ds.temp.assign_coords(lat=("yt_ocean", yt)).grad("xt_ocean", geo=True)
+
+
+def test_errors_name_what_is_missing():
+    lat, lon = rotated_grid(8, 9)
+    T = curvilinear(lat, lon)
+    with pytest.raises(ValueError, match=r"no latitude/longitude coordinates.*no CF grid mapping"):
+        T.drop_vars(["lat", "lon"]).grad.horizontal()
+    with pytest.raises(ValueError, match=r"several latitude coordinates \['lat', 'lat2'\].*lat="):
+        T.assign_coords(lat2=T.lat).grad.horizontal()
+    np.testing.assert_array_equal(
+        T.assign_coords(lat2=T.lat + 1).grad.horizontal(lat="lat").dT_deast,
+        T.grad.horizontal().dT_deast,
+    )
+    with pytest.raises(ValueError, match=r"found the latitude 'lat' but no longitude"):
+        T.drop_vars("lon").grad.horizontal()
+    with pytest.raises(ValueError, match=r"periodic='k' is not a dimension of the grid"):
+        T.grad.horizontal(periodic="k")
+    with pytest.raises(ValueError, match=r"accuracy must be one of"):
+        T.grad.horizontal(accuracy=3)
+    bad = T.copy()
+    bad.lat.values[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite value at index \(2, 3\)"):
+        bad.grad.horizontal()
+
+
+def test_projected_grid_without_pyproj(monkeypatch):
+    with xr.open_dataset(f"{DATA}/toa_brightness_stereographic.nc", decode_coords="all") as ds:
+        da = ds.data.drop_vars(["lat", "lon"]).load()
+    monkeypatch.setitem(sys.modules, "pyproj", None)
+    with pytest.raises(ImportError, match=r"needs pyproj \(pip install 'xgradient\[proj\]'\)"):
+        da.grad.horizontal()
+    with xr.open_dataset(f"{DATA}/toa_brightness_stereographic.nc") as ds:
+        plain = ds.data.drop_vars(["lat", "lon"]).load()
+    with pytest.raises(ValueError, match=r"grid mapping 'stereographic' is not among.*decode_coords='all'"):
+        plain.grad.horizontal()
+
+
+# ---------------------------------------------------------------------------
+# The radius rule and the ellipsoid
+
+
+def test_radius_rule_for_geo_true():
+    lat = np.linspace(-60.0, 60.0, 13)
+    lon = np.arange(0.0, 360.0, 30.0)
+    T = xr.DataArray(
+        np.outer(lat, np.cos(np.deg2rad(lon))), dims=("lat", "lon"), coords={"lat": lat, "lon": lon}
+    )
+    sphere = T.assign_coords(crs=xr.DataArray(0, attrs={"grid_mapping_name": "latitude_longitude", "earth_radius": R / 2}))
+    for c in ("lat", "lon"):
+        np.testing.assert_allclose(sphere.grad(c, geo=True), 2 * T.grad(c, geo=True), rtol=1e-14)
+        np.testing.assert_array_equal(sphere.grad(c, geo=True, radius=R), T.grad(c, geo=True))
+    g = sphere.grad.horizontal()
+    np.testing.assert_array_equal(g.df_dnorth, sphere.grad("lat", geo=True))
+
+
+def test_ellipsoid_uses_the_radii_of_curvature():
+    """d/dnorth of the latitude itself is 1 / M(lat) per radian, d/deast of the
+    longitude 1 / (N(lat) cos(lat)); M and N measured with pyproj's geodesics."""
+    pyproj = pytest.importorskip("pyproj")
+    a, inv_f = 6378137.0, 298.257223563
+    crs = xr.DataArray(
+        0,
+        attrs={"grid_mapping_name": "latitude_longitude", "semi_major_axis": a, "inverse_flattening": inv_f},
+    )
+    lat = np.linspace(-70.0, 70.0, 15)
+    lon = np.linspace(-20.0, 20.0, 41)
+    LAT, LON = np.meshgrid(lat, lon, indexing="ij")
+    ds = xr.Dataset(
+        {"phi": (("lat", "lon"), LAT), "lam": (("lat", "lon"), LON)},
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"}), "crs": crs},
+    )
+    geod = pyproj.Geod(a=a, rf=inv_f)
+    h = 1e-4
+    _, _, dy = geod.inv(np.zeros_like(lat), lat - h, np.zeros_like(lat), lat + h)
+    _, _, dx = geod.inv(-h * np.ones_like(lat), lat, h * np.ones_like(lat), lat)
+    M = dy / np.deg2rad(2 * h)
+    Ncos = dx / np.deg2rad(2 * h)
+    got_n = ds.phi.grad("lat", geo=True, edge_order=2)  # d lat / d north, exact for a line
+    np.testing.assert_allclose(got_n.isel(lon=0), 1 / (M * np.pi / 180), rtol=1e-8)
+    got_e = ds.lam.grad("lon", geo=True)
+    np.testing.assert_allclose(got_e.isel(lon=5), 1 / (Ncos * np.pi / 180), rtol=1e-8)
+    # horizontal() on a 2-D copy of the same grid: the same radii.
+    two = ds.phi.drop_vars(["lat", "lon"]).rename(lat="j", lon="i").assign_coords(
+        lat=(("j", "i"), LAT, {"units": "degrees_north"}), lon=(("j", "i"), LON, {"units": "degrees_east"})
+    )
+    np.testing.assert_allclose(
+        two.grad.horizontal(edge_order=2).dphi_dnorth.isel(i=3), 1 / (M * np.pi / 180), rtol=1e-8
+    )
+    with pytest.raises(ValueError, match="second derivatives along 'lat' on the ellipsoid"):
+        ds.phi.grad.laplacian(["lat", "lon"], geo=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds.phi.grad.laplacian(["lat", "lon"], geo=True, radius=R)

@@ -1,0 +1,611 @@
+"""East and north derivatives per metre on any horizontal grid.
+
+``da.grad.horizontal()`` answers the question users ask of a field on a map:
+how fast does it change per metre towards the east and towards the north?
+The grid may be
+
+- 1-D latitude and longitude dimension coordinates: the numbers are those of
+  ``grad(lon, geo=True)`` and ``grad(lat, geo=True)`` (the same stencils);
+- curvilinear, with 2-D latitude and longitude (NEMO ``nav_lat/nav_lon``,
+  WRF ``XLAT/XLONG``, ROMS, CORDEX ``lat/lon`` beside ``rlat/rlon``);
+- projected or rotated, with a CF grid mapping and no 2-D latitude and
+  longitude: they are computed from the grid mapping with pyproj.
+
+On a curvilinear grid, with ``i`` and ``j`` the two index directions, the
+chain rule gives::
+
+    df/di = df/de de/di + df/dn dn/di        de = N cos(lat) dlon
+    df/dj = df/de de/dj + df/dn dn/dj        dn = M dlat
+
+where e and n are the eastward and northward distances and M, N the
+meridional and prime-vertical radii of curvature (both R on a sphere). The
+derivatives along i and j are the ordinary unit-spacing stencils of the
+requested accuracy; the Jacobian (de/di, de/dj, dn/di, dn/dj) comes from the
+coordinates with the same stencils (longitude steps modulo 360: the stencil
+runs on cos(lon) and sin(lon), and dlon = cos d(sin) - sin d(cos), so a
++-180 seam inside the grid is harmless), and is inverted at each point. The
+inverse (the metric) is computed once per grid and reused for every
+variable and every level; with ``skipna`` the coordinates of NaN cells are
+masked like the data, so the metric of a coastal cell comes from the same
+one-sided stencils as its data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from . import coords as _coords
+from . import units as _units
+from .core import _is_dask, differentiate, result_dtype
+from .kernel import numba
+from .labelled import DROPPED_ATTRS, EARTH_RADIUS, Derivative, differentiable_vars
+from .stencil import build_stencil
+
+__all__ = ["horizontal"]
+
+# Projection coordinate units pyproj's CF projections are in (metres).
+_LENGTH_UNITS = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
+                 "km": 1e3, "kilometre": 1e3, "kilometer": 1e3, "kilometres": 1e3, "kilometers": 1e3}
+_X_NAMES = {"projection_x_coordinate", "grid_longitude", "projection_x_angular_coordinate"}
+_Y_NAMES = {"projection_y_coordinate", "grid_latitude", "projection_y_angular_coordinate"}
+
+
+def horizontal(
+    obj,
+    *,
+    edge_order=1,
+    accuracy=2,
+    periodic=None,
+    radius=None,
+    skipna=False,
+    lat=None,
+    lon=None,
+):
+    """Eastward and northward derivatives per metre, on any horizontal grid.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The field (a Dataset: each numeric data variable that lies on a
+        horizontal grid; the others are dropped).
+    edge_order : {1, 2}, default 1
+        Accuracy of the one-sided differences at the ends of the grid.
+    accuracy : {2, 4, 6}, default 2
+        Order of the interior stencils (of the data and of the Jacobian).
+    periodic : None, bool or str, default None
+        ``None`` wraps a global longitude, or the index direction of a global
+        curvilinear grid whose first and last columns are neighbours (ORCA);
+        ``True`` wraps the longitude (or the index direction along which the
+        longitude turns); a dimension name wraps that direction; ``False``
+        never wraps.
+    radius : float, optional
+        Sphere radius in metres. Default: the CF grid mapping's
+        (``earth_radius``, ``semi_major_axis``; on an ellipsoid the
+        meridional and prime-vertical radii of curvature), else 6371008.8.
+    skipna : bool, default False
+        NaN cells act as boundaries, for the data and for the metric.
+    lat, lon : str, optional
+        Names of the latitude and longitude coordinates, when several could be.
+
+    Returns
+    -------
+    Dataset
+        ``d{name}_deast`` and ``d{name}_dnorth`` (``name`` is ``"f"`` for an
+        unnamed DataArray), with the dims and coords of the input, units
+        ``"<units> m-1"``, and ``eastward_derivative_of_<standard_name>``
+        when the input has a standard name. Dask input stays lazy (the 2-D
+        coordinates are read: they decide the wrap).
+
+    Raises
+    ------
+    ValueError
+        No latitude/longitude and no grid mapping, ambiguous coordinates,
+        options out of range.
+    ImportError
+        A projected grid without latitude/longitude, and pyproj not installed.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xgradient
+    >>> j, i = np.meshgrid(np.arange(30.0), np.arange(40.0), indexing="ij")
+    >>> lat2d = 10 + 0.5 * j + 0.2 * i          # a sheared, curvilinear grid
+    >>> lon2d = -20 + 0.6 * i - 0.1 * j
+    >>> T = xr.DataArray(lat2d.copy(), dims=("j", "i"), name="T", attrs={"units": "K"},
+    ...                  coords={"lat": (("j", "i"), lat2d, {"units": "degrees_north"}),
+    ...                          "lon": (("j", "i"), lon2d, {"units": "degrees_east"})})
+    >>> g = xgradient.horizontal.horizontal(T)   # or T.grad.horizontal()
+    >>> list(g), g.dT_dnorth.attrs["units"]
+    (['dT_deast', 'dT_dnorth'], 'K m-1')
+    >>> per_degree = 180 / (np.pi * 6371008.8)   # T is the latitude: 1 K per degree north
+    >>> bool(np.allclose(g.dT_dnorth, per_degree)), bool(np.allclose(g.dT_deast, 0, atol=1e-12))
+    (True, True)
+    """
+    options = {
+        "edge_order": edge_order,
+        "accuracy": accuracy,
+        "periodic": periodic,
+        "radius": radius,
+        "skipna": bool(skipna),
+    }
+    if not (periodic is None or isinstance(periodic, (bool, np.bool_, str))):
+        raise ValueError(
+            f"periodic must be None, True, False or a dimension name for horizontal(), got {periodic!r}"
+        )
+    grids = {}
+    if isinstance(obj, xr.DataArray):
+        result_dtype(obj.dtype)
+        base = obj.name if obj.name is not None else "f"
+        grid = _grid_for(obj, obj, lat, lon, options, grids)
+        return xr.Dataset(_results(grid, obj, base))
+    if not isinstance(obj, xr.Dataset):
+        raise TypeError(f"horizontal() takes a DataArray or a Dataset, got {type(obj).__name__}")
+    out = {}
+    candidates = []
+    for dim in obj.dims:  # numeric, CF cell bounds left out
+        candidates += [n for n in differentiable_vars(obj, dim) if n not in candidates]
+    skipped = {}
+    for name in obj.data_vars:
+        var = obj[name]
+        if name not in candidates or var.ndim < 2:
+            continue
+        try:
+            grid = _grid_for(obj, var, lat, lon, options, grids)
+        except _NoGrid as err:
+            skipped[name] = err
+            continue
+        out.update(_results(grid, var, name))
+    if not out:
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no data variable with 2 dimensions"
+        raise ValueError(f"horizontal(): no data variable lies on a horizontal grid ({reasons})")
+    return xr.Dataset(out, coords=obj.coords, attrs=obj.attrs)
+
+
+class _NoGrid(ValueError):
+    """Neither latitude/longitude nor a grid mapping on a variable's dims."""
+
+
+def _results(grid, da, base):
+    east, north = grid.apply(da)
+    out = {}
+    for which, data in (("east", east), ("north", north)):
+        name = f"d{base}_d{which}"
+        res = da.copy(deep=False, data=data)
+        res.name = name
+        res.attrs = _attrs(da, which)
+        res.encoding = {}
+        out[name] = res
+    return out
+
+
+def _attrs(da, which):
+    attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}
+    units = _units.per(da.attrs.get("units"), None, 1, geo=True)
+    if units is not None:
+        attrs["units"] = units
+    sn = da.attrs.get("standard_name")
+    if sn:
+        attrs["standard_name"] = f"{which}ward_derivative_of_{sn}"
+    what = da.attrs.get("long_name") or sn or da.name or "f"
+    attrs["long_name"] = f"{which}ward derivative of {what} per metre"
+    return attrs
+
+
+# ---------------------------------------------------------------------------
+# Which grid
+
+
+def _grid_for(obj, var, lat, lon, options, cache):
+    """The grid of `var` (found on `obj`), built once per grid in `cache`."""
+    la, lo = _coords.find_lat_lon(obj, var.dims, lat, lon)
+    if la is not None:
+        key = ("latlon", str(la.name), str(lo.name), la.dims, lo.dims)
+        if key not in cache:
+            if la.ndim == 1 and lo.ndim == 1 and la.dims != lo.dims:
+                cache[key] = _Regular(obj, var, la, lo, options)
+            else:
+                dims = _grid_dims(var, (la, lo))
+                cache[key] = _Curvilinear.from_lat_lon(obj, var, la, lo, dims, options)
+        return cache[key]
+    found, missing = _coords.grid_mappings(obj, var)
+    if not found:
+        why = (
+            f"its grid mapping {missing[0]!r} is not among the object's variables (open the "
+            "file with decode_coords='all' to keep it as a coordinate)"
+            if missing
+            else "and no CF grid mapping"
+        )
+        raise _NoGrid(
+            f"{_label(var)} has no latitude/longitude coordinates on its dimensions "
+            f"{var.dims} (units degrees_north/degrees_east or standard_name latitude/"
+            f"longitude; rotated grid_latitude/grid_longitude are not) {why}; name "
+            "them with lat=/lon="
+        )
+    if len(found) > 1:
+        raise ValueError(
+            f"{_label(var)} has several grid mappings {[str(g.name) for g in found]}; "
+            "keep one, or give 2-D latitude/longitude with lat=/lon="
+        )
+    gm = found[0]
+    x, y = _projection_xy(obj, var, gm)
+    key = ("proj", str(gm.name), str(x.name), str(y.name))
+    if key not in cache:
+        cache[key] = _Curvilinear.from_grid_mapping(obj, var, gm, x, y, options)
+    return cache[key]
+
+
+def _label(da):
+    return f"variable {da.name!r}" if da.name is not None else "the DataArray"
+
+
+def _grid_dims(var, coords):
+    dims = {d for c in coords for d in c.dims}
+    if len(dims) != 2:
+        names = [str(c.name) for c in coords]
+        raise ValueError(
+            f"the latitude/longitude {names} of {_label(var)} span the dimensions "
+            f"{sorted(map(str, dims))}; a horizontal grid has two"
+        )
+    return tuple(d for d in var.dims if d in dims)
+
+
+def _projection_xy(obj, var, gm):
+    """The 1-D x and y coordinates of `var` in the projection of `gm`."""
+    picked = []
+    for which, names, axis in (("x", _X_NAMES, "X"), ("y", _Y_NAMES, "Y")):
+        found = [
+            c
+            for c in obj.coords.values()
+            if c.ndim == 1
+            and c.dims[0] in var.dims
+            and (
+                str(c.attrs.get("standard_name", "")).lower() in names
+                or str(c.attrs.get("axis", "")).upper() == axis
+            )
+        ]
+        if len(found) != 1:
+            got = [str(c.name) for c in found]
+            raise ValueError(
+                f"{_label(var)} has the grid mapping {gm.name!r} but "
+                f"{'several' if found else 'no'} projection {which} coordinates {got or ''} "
+                f"(standard_name projection_{which}_coordinate or axis {axis})"
+            )
+        picked.append(found[0])
+    return picked
+
+
+# ---------------------------------------------------------------------------
+# 1-D latitude and longitude: the geo=True derivatives themselves
+
+
+class _Regular:
+    """1-D lat and lon dimension coordinates: ``grad(lon/lat, geo=True)``."""
+
+    def __init__(self, obj, var, la, lo, options):
+        # An object holding only this pair (and the grid mapping, for the
+        # radius), so that the longitude's latitude is this one.
+        pair = xr.Dataset(coords={la.name: la, lo.name: lo})
+        for gm in _coords.grid_mappings(obj, var)[0]:
+            pair.coords[gm.name] = gm
+        periodic = options["periodic"]
+        if isinstance(periodic, str):
+            if periodic != lo.dims[0]:
+                raise ValueError(
+                    f"periodic={periodic!r}: only the longitude's dimension {lo.dims[0]!r} "
+                    "of the grid can wrap"
+                )
+            periodic = True
+        common = {
+            "edge_order": options["edge_order"],
+            "accuracy": options["accuracy"],
+            "radius": options["radius"],
+            "skipna": options["skipna"],
+            "geo": True,
+        }
+        self.north = Derivative(pair, str(la.name), periodic=False, **common)
+        self.east = Derivative(pair, str(lo.name), periodic=periodic, **common)
+
+    def apply(self, da):
+        return self.east.apply(da).data, self.north.apply(da).data
+
+
+# ---------------------------------------------------------------------------
+# Curvilinear grids: chain rule with the Jacobian of (east, north) over (i, j)
+
+
+class _Curvilinear:
+    def __init__(self, dims, lat, lon, earth, options, what):
+        """`lat`, `lon`: float64 degrees, shape of `dims`."""
+        self.dims = dims
+        self.earth = earth
+        self.skipna = options["skipna"]
+        self.phi = np.deg2rad(lat)
+        self.lam = np.deg2rad(lon)
+        bad = ~(np.isfinite(self.phi) & np.isfinite(self.lam))
+        if bad.any() and not self.skipna:
+            where = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                f"the latitude/longitude {what} have a non-finite value at index {where} "
+                f"of {dims}; pass skipna=True if those cells are missing in the data too"
+            )
+        periodic = options["periodic"]
+        if periodic is None:
+            wraps = [_wraps(self.phi, self.lam, k) for k in (0, 1)]
+        elif periodic is False or periodic is np.False_:
+            wraps = [False, False]
+        elif isinstance(periodic, str):
+            if periodic not in dims:
+                raise ValueError(f"periodic={periodic!r} is not a dimension of the grid {dims}")
+            wraps = [d == periodic for d in dims]
+        else:
+            turn = [_median_turn(self.lam, k) for k in (0, 1)]
+            wraps = [turn[0] >= turn[1], turn[1] > turn[0]]
+        self.wraps = tuple(wraps)
+        self.stencils = []
+        for d, n, w in zip(dims, self.phi.shape, wraps):
+            try:
+                self.stencils.append(
+                    build_stencil(
+                        np.arange(n, dtype=np.float64),
+                        edge_order=options["edge_order"],
+                        accuracy=options["accuracy"],
+                        period=float(n) if w else None,
+                        name=d,
+                    )
+                )
+            except ValueError as err:
+                raise ValueError(f"{err} (the grid dimension {d!r} of {what})") from None
+        self._metric = None
+
+    @classmethod
+    def from_lat_lon(cls, obj, var, la, lo, dims, options):
+        lat = _degrees(la, var, dims)
+        lon = _degrees(lo, var, dims)
+        earth = _coords.earth_shape(obj, options["radius"], EARTH_RADIUS, var=var)
+        return cls(dims, lat, lon, earth, options, [str(la.name), str(lo.name)])
+
+    @classmethod
+    def from_grid_mapping(cls, obj, var, gm, x, y, options):
+        dims = tuple(d for d in var.dims if d in (x.dims[0], y.dims[0]))
+        lat, lon = _lat_lon_from_grid_mapping(gm, x, y, dims)
+        earth = _coords.earth_shape(obj, options["radius"], EARTH_RADIUS, var=var)
+        return cls(dims, lat, lon, earth, options, [f"computed from {gm.name!r}"])
+
+    # -- the metric ------------------------------------------------------
+
+    def metric(self):
+        """(e_i, e_j, n_i, n_j): d/deast = e_i d/di + e_j d/dj, d/dnorth likewise."""
+        if self._metric is None:
+            self._metric = _inverse_jacobian(self.phi, self.lam, self.stencils, (0, 1), self.earth, False)
+        return self._metric
+
+    def apply(self, da):
+        missing = [d for d in self.dims if d not in da.dims]
+        if missing:
+            raise ValueError(f"{_label(da)} has no dimension {missing} of the horizontal grid {self.dims}")
+        dtype = result_dtype(da.dtype)
+        axes = tuple(da.get_axis_num(d) for d in self.dims)
+        data = da.data
+        lazy = _is_dask(data)
+        f = [differentiate(data, s, ax, skipna=self.skipna) for s, ax in zip(self.stencils, axes)]
+        if lazy:
+            # Each derivative merged small chunks along its own axis: both
+            # (and the metric) get the merged chunks of both axes.
+            chunks = list(data.chunks)
+            for k, ax in enumerate(axes):
+                chunks[ax] = f[k].chunks[ax]
+            f = [x.rechunk(tuple(chunks)) for x in f]
+            data = data.rechunk(tuple(chunks))
+        if self.skipna:
+            metric = self._masked_metric(data, axes, lazy)
+        elif lazy:
+            metric = [_as_dask(m, data, axes) for m in self.metric()]
+        else:
+            return _combine_both(f[0], f[1], self.metric(), axes)
+        if lazy:
+            import dask.array as dsa
+
+            east = dsa.map_blocks(_combine, f[0], f[1], metric[0], metric[1], dtype=dtype)
+            north = dsa.map_blocks(_combine, f[0], f[1], metric[2], metric[3], dtype=dtype)
+            return east, north
+        return _combine(f[0], f[1], metric[0], metric[1]), _combine(f[0], f[1], metric[2], metric[3])
+
+    def _masked_metric(self, data, axes, lazy):
+        """The metric with the coordinates of NaN cells masked, as the data's stencils are."""
+        shape = data.shape
+        if lazy:
+            import dask.array as dsa
+
+            phi = _as_dask(self.phi, data, axes)
+            lam = _as_dask(self.lam, data, axes)
+            phi = dsa.broadcast_to(phi, shape, chunks=data.chunks)
+            lam = dsa.broadcast_to(lam, shape, chunks=data.chunks)
+            nan = dsa.isnan(data)
+            phi = dsa.where(nan, np.nan, phi)
+            lam = dsa.where(nan, np.nan, lam)
+        else:
+            nan = np.isnan(data)
+            phi = np.where(nan, np.nan, _broadcastable(self.phi, data.ndim, axes))
+            lam = np.where(nan, np.nan, _broadcastable(self.lam, data.ndim, axes))
+        return _inverse_jacobian(phi, lam, self.stencils, axes, self.earth, True)
+
+
+def _degrees(coord, var, dims):
+    """A latitude/longitude coordinate as float64 degrees over `dims` (broadcast)."""
+    values = coord.variable.astype(np.float64)
+    rad = _units.radians_per_unit(coord.name, coord.attrs.get("units"))
+    if rad != np.pi / 180.0:
+        values = values * (rad * 180.0 / np.pi)
+    values = values.set_dims({d: var.sizes[d] for d in dims}).transpose(*dims)
+    return np.ascontiguousarray(values.values)
+
+
+def _lat_lon_from_grid_mapping(gm, x, y, dims):
+    """(lat, lon) in degrees over `dims`, from the projection coordinates through pyproj."""
+    try:
+        import pyproj
+    except ImportError:
+        raise ImportError(
+            f"the grid has projection coordinates ({x.name!r}, {y.name!r}) and the grid "
+            f"mapping {gm.name!r} but no latitude/longitude: computing them needs pyproj "
+            "(pip install 'xgradient[proj]'), or give 2-D lat/lon coordinates"
+        ) from None
+    attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in gm.attrs.items()}
+    try:
+        crs = pyproj.CRS.from_cf(attrs)
+    except Exception as err:  # noqa: BLE001 - pyproj raises its own CRSError and others
+        raise ValueError(f"cannot read the grid mapping {gm.name!r} with pyproj: {err}") from None
+    shape = {k: attrs[k] for k in ("earth_radius", "semi_major_axis", "semi_minor_axis", "inverse_flattening", "longitude_of_prime_meridian") if k in attrs}
+    if shape:
+        target = pyproj.CRS.from_cf(dict(shape, grid_mapping_name="latitude_longitude"))
+    else:
+        # A rotated pole's own geodetic CRS is the rotated one.
+        target = crs.geodetic_crs if not crs.is_derived else pyproj.crs.GeographicCRS(datum=crs.datum)
+    xs, ys = [], []
+    for c in (x, y):
+        values = c.values.astype(np.float64)
+        if not crs.is_geographic:
+            u = str(c.attrs.get("units", "m")).strip().lower()
+            if u not in _LENGTH_UNITS:
+                raise ValueError(
+                    f"projection coordinate {c.name!r} has units {c.attrs.get('units')!r}; "
+                    "expected metres or kilometres"
+                )
+            values = values * _LENGTH_UNITS[u]
+        (xs if c is x else ys).append(values)
+    X, Y = np.meshgrid(xs[0], ys[0], indexing="ij")  # (x, y)
+    lon, lat = pyproj.Transformer.from_crs(crs, target, always_xy=True).transform(X, Y)
+    if dims[0] == y.dims[0]:
+        lat, lon = lat.T, lon.T
+    return np.ascontiguousarray(lat), np.ascontiguousarray(lon)
+
+
+def _wraps(phi, lam, axis) -> bool:
+    """Whether the grid's lines along `axis` close on themselves round the globe.
+
+    As for a global longitude: the step from a line's last point back to its
+    first (a great-circle distance) is at most twice the line's median step,
+    and the line turns once round the pole (its longitude steps, modulo 360,
+    add up to 360 degrees). That must hold for most lines, not all: NEMO
+    fills the coordinates of eliminated land domains with garbage. Lines with
+    missing coordinates are left out.
+    """
+    p = np.moveaxis(phi, axis, -1)
+    q = np.moveaxis(lam, axis, -1)
+    if p.shape[-1] < 3:
+        return False
+    ok = np.all(np.isfinite(p) & np.isfinite(q), axis=-1)
+    if not ok.any():
+        return False
+    p, q = p[ok], q[ok]
+    steps = _distance(p[:, :-1], q[:, :-1], p[:, 1:], q[:, 1:])
+    closing = _distance(p[:, -1], q[:, -1], p[:, 0], q[:, 0])
+    turns = (np.sum(_wrapped(np.diff(q, axis=-1)), axis=-1) + _wrapped(q[:, 0] - q[:, -1])) / (2 * np.pi)
+    closed = (closing <= 2 * np.median(steps, axis=-1)) & (np.abs(np.abs(turns) - 1) < 1e-6)
+    return bool(np.mean(closed) > 0.5)
+
+
+def _median_turn(lam, axis):
+    return float(np.nanmedian(np.abs(_wrapped(np.diff(lam, axis=axis)))))
+
+
+def _wrapped(dlam):
+    return (dlam + np.pi) % (2 * np.pi) - np.pi
+
+
+def _distance(p1, l1, p2, l2):
+    """Great-circle distance in radians (haversine)."""
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+    return 2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def _inverse_jacobian(phi, lam, stencils, axes, earth, skipna):
+    """(e_i, e_j, n_i, n_j) from latitude and longitude in radians (numpy or dask).
+
+    e = N cos(phi) lambda and n = M phi locally; d(lambda) comes from the
+    stencil on sin and cos of the longitude, so that steps are taken modulo
+    2 pi. NaN where the Jacobian is singular (a pole, collapsed cells).
+    """
+    s, c = np.sin(lam), np.cos(lam)
+
+    def d(values, k):
+        return differentiate(values, stencils[k], axes[k], skipna=skipna)
+
+    M, N = _coords.radii_of_curvature(phi, *earth)
+    hx = N * np.cos(phi)
+    east = [hx * (c * d(s, k) - s * d(c, k)) for k in (0, 1)]
+    north = [M * d(phi, k) for k in (0, 1)]
+    det = east[0] * north[1] - east[1] * north[0]
+    # 1 / NaN instead of a division by zero (no warning, and NaN not inf).
+    inv = 1.0 / _where(det == 0, np.nan, det)
+    return north[1] * inv, -north[0] * inv, -east[1] * inv, east[0] * inv
+
+
+def _where(cond, a, b):
+    if _is_dask(cond):
+        import dask.array as dsa
+
+        return dsa.where(cond, a, b)
+    return np.where(cond, a, b)
+
+
+def _broadcastable(m, ndim, axes):
+    """A grid array (2-D, over the grid dims in order) shaped to broadcast
+    against data whose grid dims are on `axes`."""
+    if axes[0] > axes[1]:
+        m = m.T
+    shape = [1] * ndim
+    shape[min(axes)], shape[max(axes)] = m.shape
+    return m.reshape(shape)
+
+
+def _as_dask(m, data, axes):
+    import dask.array as dsa
+
+    b = _broadcastable(m, data.ndim, axes)
+    chunks = tuple(data.chunks[k] if b.shape[k] != 1 else (1,) for k in range(data.ndim))
+    return dsa.from_array(b, chunks=chunks)
+
+
+# ---------------------------------------------------------------------------
+# Applying the metric: east = e_i f_i + e_j f_j, north = n_i f_i + n_j f_j,
+# in float64 and rounded once to the result's dtype
+
+
+def _combine(fi, fj, a, b):
+    out = a * fi
+    out += b * fj
+    return out.astype(fi.dtype, copy=False)
+
+
+def _combine_both(fi, fj, metric, axes):
+    """Both results from the 2-D metric, in place in `fi` and `fj` when the
+    compiled loop can (the grid dims last, in order: one pass over memory)."""
+    fused = (
+        _fused is not None
+        and fi.dtype.kind == "f"
+        and axes == (fi.ndim - 2, fi.ndim - 1)
+        and fi.flags.c_contiguous
+        and fj.flags.c_contiguous
+    )
+    if not fused:
+        ei, ej, ni, nj = (_broadcastable(m, fi.ndim, axes) for m in metric)
+        return _combine(fi, fj, ei, ej), _combine(fi, fj, ni, nj)
+    m = metric[0].size
+    _fused(fi.reshape(-1, m), fj.reshape(-1, m), *(x.reshape(-1) for x in metric))
+    return fi, fj
+
+
+_fused = None
+if numba is not None:
+
+    @numba.njit(nogil=True)
+    def _fused(fi, fj, ei, ej, ni, nj):  # pragma: no cover - compiled
+        # The same float64 products and sum, in the same order, as
+        # _combine: identical bits on the numpy and the dask path.
+        for o in range(fi.shape[0]):
+            for k in range(fi.shape[1]):
+                a = np.float64(fi[o, k])
+                b = np.float64(fj[o, k])
+                fi[o, k] = ei[k] * a + ej[k] * b
+                fj[o, k] = ni[k] * a + nj[k] * b
