@@ -104,11 +104,18 @@ def test_geo_gradient_of_ostia_matches_the_accessor(data):
     assert res.returncode == 0, res.stderr
     assert checksum(src) == before
     ds = open_input(src)
+    # The file's grid mapping gives the radius (a DataArray taken out of the
+    # Dataset does not carry its grid mapping variable: say it).
+    radius = float(ds.latitude_longitude.attrs["earth_radius"])
     with xr.open_dataset(out, decode_timedelta=False) as w:
         # d{var}_d{coord}, equal to the accessor on the whole input in memory
-        assert_same(w.dsurface_temperature_dlatitude, ds.surface_temperature.grad("latitude", geo=True))
+        assert_same(
+            w.dsurface_temperature_dlatitude,
+            ds.surface_temperature.grad("latitude", geo=True, radius=radius),
+        )
+        assert_same(w.dsurface_temperature_dlatitude, ds.grad("latitude", geo=True).surface_temperature)
         # the global longitude is detected and wrapped, as by the accessor
-        expected_lon = ds.surface_temperature.grad("longitude", geo=True)
+        expected_lon = ds.surface_temperature.grad("longitude", geo=True, radius=radius)
         assert_same(w.dsurface_temperature_dlongitude, expected_lon)
         assert not np.allclose(
             expected_lon.isel(longitude=0),
@@ -209,7 +216,7 @@ def test_skipna_keeps_the_coastal_cells(data):
     with xr.open_dataset(out) as w:
         for coord in ("latitude", "longitude"):
             written = w[f"dsurface_temperature_d{coord}"]
-            assert_same(written, ds.surface_temperature.grad(coord, geo=True, skipna=True))
+            assert_same(written, ds.grad(coord, geo=True, skipna=True).surface_temperature)  # the file's radius
             plain = ds.surface_temperature.grad(coord, geo=True)
             assert int(written.notnull().sum()) > int(plain.notnull().sum())
 
