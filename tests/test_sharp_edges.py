@@ -412,3 +412,37 @@ def test_a_jump_no_fix_removes_gets_no_advice():
         lon = np.array(lon)  # -180 and 180 (-90 and 270) are one meridian
         (message,), _ = grad_lon(xr.DataArray(lon, coords={"lon": lon}, dims="lon"))
         assert "e.g." not in message and "no sorting or change of longitude range" in message
+
+
+# ---------------------------------------------------------------------------
+# Item 16: what docs/geo.md says MetPy does
+
+
+def test_metpy_spacings_are_the_ones_docs_geo_describes():
+    import warnings
+
+    import xarray as xr
+
+    mpcalc = pytest.importorskip("metpy.calc")
+    pytest.importorskip("pyproj")
+    lon = np.arange(0.0, 20.0, 2.0)
+    lat = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
+    # Plain arrays: geodesics on pyproj's "sphere", 6 370 997 m.
+    dx, dy = mpcalc.lat_lon_grid_deltas(lon, lat)
+    np.testing.assert_allclose(dx.m_as("m")[2], np.deg2rad(2.0) * 6_370_997.0, rtol=1e-9)
+    np.testing.assert_allclose(dy.m_as("m"), np.deg2rad(2.0) * 6_370_997.0, rtol=1e-9)
+    # A DataArray without a CRS: the WGS84 ellipsoid (equatorial radius 6 378 137 m).
+    T = xr.DataArray(
+        np.ones(lat.size)[:, None] * lon,
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+        dims=("lat", "lon"),
+        attrs={"units": "K"},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ddx, _ = mpcalc.geospatial_gradient(T.metpy.quantify())
+    ours = T.grad("lon", geo=True, edge_order=2)
+    ddx = ddx.data if isinstance(ddx, xr.DataArray) else ddx  # a Quantity
+    assert str(ddx.units) == "kelvin / meter"
+    ratio = np.asarray(ddx.magnitude)[2] / ours.values[2]  # the equator
+    np.testing.assert_allclose(ratio, 6_371_008.8 / 6_378_137.0, rtol=1e-6)
