@@ -425,3 +425,62 @@ def test_a_netcdf_group(grouped, capsys):
         assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "--group", group, "-q", "--overwrite"]) == 0
         with xr.open_dataset(out) as w:
             np.testing.assert_allclose(w.dt_dlat.values, np.gradient(factor * LAT**3, LAT))
+
+
+# ---------------------------------------------------------------------------
+# 3. Masks, flags and grid mappings are left out, and the command says so
+
+
+@pytest.fixture
+def with_masks(tmp_path):
+    time = np.array([0.0, 1.0, 3.0, 4.0])
+    values = np.outer(time**2, LAT)
+    path = tmp_path / "masks.nc"
+    xr.Dataset(
+        {
+            "t": (("time", "lat"), values, {"units": "K", "grid_mapping": "crs"}),
+            "land": (("time", "lat"), values > 20),
+            "qc": (("time", "lat"), (values > 0).astype("i1"),
+                   {"flag_values": np.array([0, 1], "i1"), "flag_meanings": "bad good"}),
+            # a grid mapping that gained a time dimension (open_mfdataset's default)
+            "crs": ("time", np.zeros(4, "i4"), {"grid_mapping_name": "latitude_longitude"}),
+            "time_bnds": (("time", "nv"), np.stack([time - 0.5, time + 0.5], axis=1)),
+        },
+        coords={"time": ("time", time, {"units": "days since 2000-01-01", "bounds": "time_bnds"}),
+                "lat": ("lat", LAT, {"units": "degrees_north"})},
+    ).to_netcdf(path)
+    return path, time, values
+
+
+def test_masks_flags_and_grid_mappings_are_left_out_and_named(with_masks, capsys):
+    path, time, values = with_masks
+    out = path.parent / "o.nc"
+    assert cli.main([str(path), "-o", str(out), "--coord", "time", "--coord", "lat", "--no-progress"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("xgradient: not differentiated: ")
+    for name, why in xgradient.labelled.skipped_vars(xr.open_dataset(path), "time").items():
+        assert (f"{name!r} ({why})" in lines[0]) == (name != "time_bnds")
+    assert all(f"'{n}'" in lines[0] for n in ("land", "qc", "crs"))
+    with xr.open_dataset(out, decode_times=False) as w:
+        assert sorted(v for v in w.data_vars if v.startswith("d")) == ["dt_dlat", "dt_dtime"]
+        np.testing.assert_allclose(w.dt_dtime.values, np.gradient(values, time * 86400, axis=0))
+        np.testing.assert_allclose(w.dt_dlat.values, np.gradient(values, LAT, axis=1))
+        assert w.crs.dims == ("time",)  # carried along as the grid mapping of t
+    # quiet: not a word
+    assert cli.main([str(path), "-o", str(out), "--coord", "lat", "-q", "--overwrite"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_boolean_variable_named_with_var_is_refused(with_masks, capsys):
+    path, _, _ = with_masks
+    assert cli.main([str(path), "-o", str(path.parent / "o.nc"), "--coord", "lat", "--var", "land"]) == 2
+    assert "'land' is boolean" in errors(capsys)
+
+
+@pytest.mark.parametrize("radius", ["inf", "nan", "-1", "1e-320"])
+def test_a_nonsense_radius_is_a_usage_error(tmp_path, capsys, radius):
+    path = tmp_path / "geo.nc"
+    xr.Dataset({"t": ("lat", LAT**2)}, coords={"lat": ("lat", LAT, {"units": "degrees_north"})}).to_netcdf(path)
+    assert cli.main([str(path), "-o", str(tmp_path / "o.nc"), "--coord", "lat", "--geo", f"--radius={radius}"]) == 2
+    assert "radius" in errors(capsys)

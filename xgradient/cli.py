@@ -44,7 +44,7 @@ from .coords import (
     is_latitude,
     is_longitude,
 )
-from .labelled import EARTH_RADIUS, Derivative, differentiable_vars
+from .labelled import EARTH_RADIUS, Derivative, differentiable_vars, skipped_vars
 
 __all__ = ["UsageError", "gradient_file", "main"]
 
@@ -101,6 +101,7 @@ def gradient_file(
     history=None,
     group=None,
     decode_times=True,
+    note=None,
 ):
     """Differentiate the variables of a netCDF file and write a new netCDF file.
 
@@ -127,8 +128,10 @@ def gradient_file(
         Coordinates (or dimensions) to differentiate along.
     variables : list of str, optional
         Data variables to differentiate; each must have the dimension of every
-        coordinate. Default: every numeric data variable that has the
-        coordinate's dimension, CF cell bounds excepted.
+        coordinate. Default: the data variables that ``Dataset.grad`` takes
+        (``xgradient.labelled.differentiable_vars``): numeric ones that have
+        the coordinate's dimension, without boolean masks, flag variables,
+        grid mappings and CF cell bounds.
     geo : bool, default False
         Per metre on the sphere along latitude and longitude coordinates (see
         ``DataArray.grad``); other coordinates (levels, time) are
@@ -158,6 +161,11 @@ def gradient_file(
         (units such as ``"months since ..."`` in a standard calendar, an
         unknown calendar) is kept as numbers in its units, with a warning,
         and the others are decoded as usual; ``False`` decodes none.
+    note : callable, optional
+        Called with one line of text for what the user may want to know
+        that is neither an error nor a warning: the data variables left out
+        by default (boolean masks, flag and grid-mapping variables; as
+        ``xgradient.labelled.skipped_vars`` says).
 
     Returns
     -------
@@ -211,6 +219,10 @@ def gradient_file(
     ds = _open(sources, group=group, decode_times=decode_times)
     try:
         plan = _plan(ds, coords, None if variables is None else _unique(variables), geo, options)
+        if variables is None and note is not None:
+            left_out = _left_out(ds, plan)
+            if left_out:
+                note("not differentiated: " + ", ".join(f"{n!r} ({why})" for n, why in left_out.items()))
         selected = _unique(v for step in plan for v in step.names)
         sizes = _chunk_sizes(ds, selected, [step.derivative.coord.dim for step in plan], chunks or {})
         lazy = ds.chunk(sizes)
@@ -529,6 +541,21 @@ def _check_output_names(ds, plan):
             made[key] = (name, step.coord)
 
 
+def _left_out(ds, plan):
+    """{variable: why} for the variables along a planned dimension that the default leaves out.
+
+    The library's rule (``skipped_vars``), so that the command and
+    ``Dataset.grad`` leave out the same; cell bounds are not worth a word
+    (they are written along with their coordinate).
+    """
+    why = {}
+    for step in plan:
+        for name, reason in skipped_vars(ds, step.derivative.coord.dim).items():
+            if reason != "cell bounds" and name not in step.names:
+                why.setdefault(name, reason)
+    return why
+
+
 def _derivative(ds, coord, geo, options):
     """The library's checked stencil along `coord`; its input errors are usage errors."""
     try:
@@ -545,7 +572,9 @@ def _check_variable(ds, name, derivatives):
     if name not in ds.data_vars:
         raise UsageError(f"{name!r} is a coordinate, not a data variable")
     var = ds[name]
-    if var.dtype.kind not in "biuf":
+    if var.dtype.kind == "b":
+        raise UsageError(f"variable {name!r} is boolean (a mask): it has no derivative")
+    if var.dtype.kind not in "iuf":
         raise UsageError(f"variable {name!r} has dtype {var.dtype}: only real numbers can be differentiated")
     for coord, derivative in derivatives.items():
         dim = derivative.coord.dim
@@ -1138,7 +1167,9 @@ def build_parser():
         action="append",
         metavar="NAME",
         help="data variable to differentiate (repeat for several; default: every "
-        "numeric data variable that has the coordinate's dimension, CF bounds excepted)",
+        "numeric data variable that has the coordinate's dimension, except boolean masks, "
+        "flag and grid-mapping variables and CF bounds, as Dataset.grad; the command names "
+        "those it leaves out)",
     )
     p.add_argument(
         "--geo",
@@ -1268,6 +1299,7 @@ def _run(argv):
         complevel=args.complevel,
         overwrite=args.overwrite,
         progress=_show_progress(args.progress, args.quiet),
+        note=None if args.quiet else _note,
         history=f"{_now()}: xgradient {shlex.join(argv)}",
     )
     if not args.quiet:
@@ -1295,6 +1327,10 @@ def _show_progress(asked, quiet):
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # replaced by an object without it, or closed
         return False
+
+
+def _note(line):
+    print(f"xgradient: {line}", file=sys.stderr)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
