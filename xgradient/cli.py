@@ -545,13 +545,16 @@ def _left_out(ds, plan):
     """{variable: why} for the variables along a planned dimension that the default leaves out.
 
     The library's rule (``skipped_vars``), so that the command and
-    ``Dataset.grad`` leave out the same; cell bounds are not worth a word
-    (they are written along with their coordinate).
+    ``Dataset.grad`` leave out the same; the cell bounds of a coordinate
+    are not worth a word (they are written along with it).
     """
+    bounds = {
+        var.attrs.get(key, var.encoding.get(key)) for var in ds.coords.values() for key in ("bounds", "climatology")
+    }
     why = {}
     for step in plan:
         for name, reason in skipped_vars(ds, step.derivative.coord.dim).items():
-            if reason != "cell bounds" and name not in step.names:
+            if name not in bounds and name not in step.names:
                 why.setdefault(name, reason)
     return why
 
