@@ -144,7 +144,9 @@ class DataArrayGrad(_Grad):
         For one name, a DataArray with the same dims, coords and name; for a
         list, a Dataset with one variable ``d{name}_d{coord}`` per coordinate.
         Dask-backed input stays lazy. ``units`` is ``"<data units>/<coord
-        units>"`` and ``long_name`` says what was differentiated.
+        units>"`` and ``long_name`` says what was differentiated. Data that
+        are pint quantities (pint-xarray's ``da.pint.quantify()``) give a
+        quantity in those units instead of the attribute.
 
     Raises
     ------

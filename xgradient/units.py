@@ -293,6 +293,13 @@ def per_unit(quantity, coord_units, order=1, geo=False):
 
     `coord_units` is a pint Unit or a units string, parsed by `quantity`'s
     registry (None: per index step, dimensionless); with `geo` it is metres.
+
+    Examples
+    --------
+    >>> import numpy as np, pint
+    >>> q = pint.UnitRegistry().Quantity(np.zeros(3), "K")
+    >>> per_unit(q, "hPa", order=2), per_unit(q, "degree", geo=True), per_unit(q, None)
+    (<Unit('hectopascal ** 2')>, <Unit('meter')>, None)
     """
     if geo:
         coord_units = "m"
@@ -380,6 +387,18 @@ def add(terms, what):
     Pint converts terms of compatible units (degrees_north and degree, m
     and km) to the first term's; K/m^2 plus K/hPa^2, or a quantity plus plain
     numbers, cannot be added, and the error says which terms of `what`.
+
+    Examples
+    --------
+    >>> import numpy as np, pint, xarray as xr
+    >>> ureg = pint.UnitRegistry()
+    >>> a = xr.DataArray(ureg.Quantity(np.array([1.0]), "K/m"))
+    >>> add([a, xr.DataArray(ureg.Quantity(np.array([1.0]), "K/km"))], "sum").data
+    <Quantity([1.001], 'kelvin / meter')>
+    >>> add([a, xr.DataArray(ureg.Quantity(np.array([1.0]), "K/s"))], "sum")
+    Traceback (most recent call last):
+    ...
+    ValueError: sum: its terms are in units ['kelvin / meter', 'kelvin / second'], ...
     """
     total = terms[0]
     try:
