@@ -448,3 +448,58 @@ def test_ellipsoid_uses_the_radii_of_curvature():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ds.phi.grad.laplacian(["lat", "lon"], geo=True, radius=R)
+
+
+# ---------------------------------------------------------------------------
+# Divergence and vorticity on the same grids
+
+
+@pytest.mark.parametrize("n", [24, 48])
+def test_solid_body_rotation_on_the_rotated_grid(n):
+    """u = U cos(lat), v = 0 (true east/north): vorticity 2 U sin(lat) / R,
+    divergence 0; the error falls by ~4 when the grid is refined twice."""
+    lat, lon = rotated_grid(n, n * 4 // 3)
+    U = 20.0
+    u = U * np.cos(np.deg2rad(lat))
+    T = curvilinear(lat, lon)
+    ds = xr.Dataset(
+        {
+            "u": T.copy(data=u).assign_attrs(units="m s-1"),
+            "v": T.copy(data=np.zeros_like(u)).assign_attrs(units="m s-1"),
+        }
+    )
+    zeta = ds.grad.vorticity(geo=True, edge_order=2)
+    div = ds.grad.divergence(geo=True, edge_order=2)
+    exact = 2 * U * np.sin(np.deg2rad(lat)) / R
+    scale = np.abs(exact).max()
+    tol = 2e-3 * (24 / n) ** 2
+    assert relative_error(zeta, exact) < tol
+    assert np.abs(div).max() < tol * scale
+    assert zeta.attrs["units"] == div.attrs["units"] == "s-1"
+    assert zeta.name == "vorticity" and zeta.dims == ("j", "i")
+    # Dask: lazy, the same numbers.
+    chunked = ds.copy()
+    for name in ("u", "v"):
+        chunked[name] = ds[name].copy(data=ds[name].chunk({"j": 7, "i": 9}).data)
+    with no_compute():
+        lazy = chunked.grad.vorticity(geo=True, edge_order=2)
+    np.testing.assert_allclose(lazy.compute(), zeta, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_divergence_of_a_gradient_flow_on_orca2(orca):
+    """u, v = grad of psi = sin(lat) (northward only): divergence is the
+    Laplacian -2 sin(lat) / R^2, vorticity 0, on the real ORCA2 grid."""
+    lat = orca.nav_lat.values.astype(np.float64)
+    land = np.isnan(orca.votemper.values)
+    v = np.where(land, np.nan, np.cos(np.deg2rad(lat)) / R)
+    like = orca.votemper.assign_attrs(units="m s-1")
+    ds = xr.Dataset({"u": like.copy(data=np.where(land, np.nan, 0.0)), "v": like.copy(data=v)})
+    div = ds.grad.divergence(geo=True)
+    zeta = ds.grad.vorticity(geo=True)
+    assert div.attrs["units"] == "s-1"
+    exact = -2 * np.sin(np.deg2rad(lat)) / R**2
+    ok = np.isfinite(div.values)
+    ok[120:] = False  # south of 60 N
+    assert ok.sum() > 10000
+    assert relative_error(div, exact, ok) < 5e-3
+    assert np.abs(zeta.values[ok]).max() < 5e-3 * np.abs(exact).max()

@@ -161,6 +161,25 @@ def horizontal(
     return xr.Dataset(out, coords=obj.coords, attrs=obj.attrs)
 
 
+def east_north(ds, names, *, lat=None, lon=None, **options):
+    """{name: (d/deast, d/dnorth)} of the variables `names` of `ds`, and their grid.
+
+    For the operators: the grid (one for all of `names`) also gives
+    ``tan(lat) / N(lat)``, the metric term of the divergence and vorticity.
+    """
+    options = {"edge_order": 1, "accuracy": 2, "periodic": None, "radius": None, "skipna": False, **options}
+    options["skipna"] = bool(options["skipna"])
+    grids = {}
+    out = {}
+    for name in names:
+        grid = _grid_for(ds, ds[name], lat, lon, options, grids)
+        res = _results(grid, ds[name], name)
+        out[name] = (res[f"d{name}_deast"], res[f"d{name}_dnorth"])
+    if len(grids) != 1:
+        raise ValueError(f"the variables {list(names)} are not on one horizontal grid")
+    return out, next(iter(grids.values()))
+
+
 class _NoGrid(ValueError):
     """Neither latitude/longitude nor a grid mapping on a variable's dims."""
 
@@ -308,6 +327,11 @@ class _Regular:
     def apply(self, da):
         return self.east.apply(da).data, self.north.apply(da).data
 
+    def tan_lat_over_n(self):
+        c = self.north.coord
+        phi = c.values * _units.radians_per_unit(c.name, c.units)
+        return xr.DataArray(_tan_over_n(phi, self.north.earth), dims=(c.dim,))
+
 
 # ---------------------------------------------------------------------------
 # Curvilinear grids: chain rule with the Jacobian of (east, north) over (i, j)
@@ -371,6 +395,9 @@ class _Curvilinear:
         earth = _coords.earth_shape(obj, options["radius"], EARTH_RADIUS, var=var)
         return cls(dims, lat, lon, earth, options, [f"computed from {gm.name!r}"])
 
+    def tan_lat_over_n(self):
+        return xr.DataArray(_tan_over_n(self.phi, self.earth), dims=self.dims)
+
     # -- the metric ------------------------------------------------------
 
     def metric(self):
@@ -428,6 +455,13 @@ class _Curvilinear:
             phi = np.where(nan, np.nan, _broadcastable(self.phi, data.ndim, axes))
             lam = np.where(nan, np.nan, _broadcastable(self.lam, data.ndim, axes))
         return _inverse_jacobian(phi, lam, self.stencils, axes, self.earth, True)
+
+
+def _tan_over_n(phi, earth):
+    """tan(lat) / N(lat), NaN at a pole (where tan is not inf but ~1.6e16)."""
+    _, N = _coords.radii_of_curvature(phi, *earth)
+    pole = np.isclose(np.abs(phi), np.pi / 2, rtol=0, atol=1e-11)
+    return np.where(pole, np.nan, np.tan(np.where(pole, 0.0, phi)) / N)
 
 
 def _degrees(coord, var, dims):

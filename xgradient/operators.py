@@ -492,6 +492,66 @@ def _vector_setup(ds, u, v, x, y, geo, options):
     return ds[u], ds[v], x, y, plans
 
 
+def _on_curvilinear(ds, u, x, y, geo):
+    """Whether geo=True goes through ``horizontal()``: no x/y given, and `u` is
+    not on a pair of 1-D latitude/longitude dimensions but on 2-D ones, or
+    on a projected or rotated grid with a CF grid mapping."""
+    if not geo or x is not None or y is not None or not isinstance(ds, xr.Dataset):
+        return False
+    if u not in ds.data_vars:
+        return False  # _vector_setup says so
+    la, lo = _coords.find_lat_lon(ds, ds[u].dims)
+    if la is not None:
+        return not (la.ndim == 1 and lo.ndim == 1 and la.dims != lo.dims)
+    found, _ = _coords.grid_mappings(ds, ds[u])
+    return any(g.attrs.get("grid_mapping_name") != "latitude_longitude" for g in found)
+
+
+def _curvilinear_vector(ds, u, v, kind, options):
+    """Divergence or vorticity of eastward/northward (u, v) on any horizontal grid.
+
+    With d/de, d/dn the eastward and northward derivatives per metre
+    (:func:`xgradient.horizontal.horizontal`) and N the prime-vertical radius
+    of curvature (R on a sphere): ``du/de + dv/dn - v tan(lat) / N`` and
+    ``dv/de - du/dn + u tan(lat) / N``, the spherical formulas in the local
+    east/north frame.
+    """
+    from . import horizontal as _horizontal
+
+    options = {k: val for k, val in options.items() if k != "datetime_unit"}
+    for role, name in (("u", u), ("v", v)):
+        if name not in ds.data_vars:
+            raise KeyError(
+                f"{role}={name!r} is not a data variable of the Dataset; its data variables "
+                f"are {sorted(map(str, ds.data_vars))}"
+            )
+    ua, va = ds[u], ds[v]
+    grads, grid = _horizontal.east_north(ds, [u, v], **options)
+    tan = grid.tan_lat_over_n()
+    (ue, un), (ve, vn) = grads[u], grads[v]
+    if kind == "divergence":
+        terms = [ue, vn, -(tan * va)]
+    else:
+        terms = [ve, -un, tan * ua]
+    result = terms[0] + terms[1] + terms[2]
+    like = ua if len(ua.dims) >= len(va.dims) else va
+    units = _units.sum_units(
+        [ua.attrs.get("units"), va.attrs.get("units")],
+        [None, None],
+        1,
+        True,
+        f"{kind} of ({ua.name!r}, {va.name!r})",
+    )
+    return _finish(
+        result,
+        like,
+        kind,
+        _common_attrs(ue, vn),
+        units,
+        f"{kind} of ({ua.name}, {va.name}) on the sphere",
+    )
+
+
 def _vector_result(ds, terms, ua, va, plans, x, y, geo, kind):
     result = _units.add(terms, f"{kind} of ({ua.name!r}, {va.name!r})")
     like = ua if len(ua.dims) >= len(va.dims) else va
@@ -562,6 +622,13 @@ def divergence(
     coordinates; MetPy's ``divergence`` computes the same from map factors).
     NaN at a pole.
 
+    On a curvilinear grid (2-D latitude/longitude) or a projected or
+    rotated one with a CF grid mapping, and `x`, `y` not given, `u` and `v`
+    are the eastward and northward components and the same formula is
+    written in the local east/north frame, ``du/de + dv/dn - v tan(phi) / N``,
+    with the derivatives per metre of ``.grad.horizontal()`` (N = R on a
+    sphere, the prime-vertical radius of curvature on an ellipsoid).
+
     Examples
     --------
     >>> import numpy as np, xarray as xr, xgradient
@@ -580,6 +647,20 @@ def divergence(
     >>> div.attrs["units"]
     '(m s-1)/m'
     """
+    if _on_curvilinear(ds, u, x, y, geo):
+        return _curvilinear_vector(
+            ds,
+            u,
+            v,
+            "divergence",
+            {
+                "periodic": periodic,
+                "edge_order": edge_order,
+                "accuracy": accuracy,
+                "radius": radius,
+                "skipna": skipna,
+            },
+        )
     ua, va, x, y, plans = _vector_setup(
         ds,
         u,
@@ -649,6 +730,9 @@ def vorticity(
     ``vorticity``). Solid-body rotation ``u = U cos(phi), v = 0`` has
     vorticity ``2 U sin(phi) / R``. NaN at a pole.
 
+    On a curvilinear, projected or rotated grid (as for :func:`divergence`),
+    ``dv/de - du/dn + u tan(phi) / N`` from ``.grad.horizontal()``.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr, xgradient
@@ -665,6 +749,20 @@ def vorticity(
     >>> zeta.attrs["units"]
     's-1'
     """
+    if _on_curvilinear(ds, u, x, y, geo):
+        return _curvilinear_vector(
+            ds,
+            u,
+            v,
+            "vorticity",
+            {
+                "periodic": periodic,
+                "edge_order": edge_order,
+                "accuracy": accuracy,
+                "radius": radius,
+                "skipna": skipna,
+            },
+        )
     ua, va, x, y, plans = _vector_setup(
         ds,
         u,
