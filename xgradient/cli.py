@@ -1186,7 +1186,7 @@ def build_parser():
         default=None,
         metavar="METRES",
         help="sphere radius for --geo and --horizontal (default: the file's grid "
-        f"mapping's, else {EARTH_RADIUS:g})",
+        f"mapping's, else {EARTH_RADIUS})",
     )
     p.add_argument(
         "--accuracy", type=int, choices=(2, 4, 6), default=2, help="order of the interior stencil (default 2)"
