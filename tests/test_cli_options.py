@@ -122,7 +122,7 @@ def test_progress_bar_in_a_log_file(simple, options, bar):
 def test_help_shows_the_radius_in_full_and_the_exit_status(tmp_path):
     res = command("--help", cwd=tmp_path)
     assert res.returncode == 0
-    assert "(default 6371008.8)" in res.stdout
+    assert "6371008.8)" in res.stdout
     assert "e+06" not in res.stdout
     assert float("6371008.8") == cli.EARTH_RADIUS
     assert "internal error" in res.stdout and "XGRADIENT_DEBUG=1" in res.stdout
