@@ -8,6 +8,7 @@ from . import horizontal as _horizontal
 from . import operators
 from .coords import UnknownCoordinateError
 from .labelled import EARTH_RADIUS, Derivative, differentiable_vars  # noqa: F401  (demo)
+from .options import OPTIONS_DOC
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
 
@@ -49,46 +50,17 @@ def _output_names(pairs, coords):
     return list(made)
 
 
-_PARAMS_DOC = """
+_PARAMS_DOC = (
+    """
     Parameters
     ----------
     coord : str or list of str
         A dimension name or the name of a 1-D coordinate (a non-dimension
         coordinate such as ``level_height`` is allowed). A dimension without
         a coordinate is differentiated per index step.
-    edge_order : {1, 2}, default 1
-        Accuracy of the one-sided differences at the ends (as ``numpy.gradient``;
-        used with accuracy=2).
-    accuracy : {2, 4, 6}, default 2
-        Order of the interior stencil, from Fornberg weights on the actual,
-        nonuniform coordinate values; for accuracy > 2 the ends use one-sided
-        stencils of the same order.
-    periodic : None, bool or float, default None
-        ``None`` wraps a longitude that goes round the globe (CF units
-        ``degrees_east``, ``standard_name: longitude`` or a name like
-        ``lon``); ``True`` wraps with period 360; a number wraps with that
-        period; ``False`` never wraps.
-    geo : bool, default False
-        Differentiate per metre on the sphere: along a latitude,
-        d/dy = 180 / (pi R) d/dlat; along a longitude, d/dx = 180 / (pi R
-        cos(lat)) d/dlon with lat from the object's latitude coordinate (NaN
-        at the poles). Units become ``"<data units> m-1"``.
-    radius : float, optional
-        Sphere radius in metres for `geo`. Default: the object's CF grid
-        mapping's (``earth_radius``, or ``semi_major_axis``; on its ellipsoid
-        the radii of curvature), else 6371008.8.
-    skipna : bool, default False
-        Treat NaN cells (land in an ocean field) as boundaries: a valid cell
-        beside a NaN uses the one-sided difference from its valid side, by the
-        rule used at the array's ends (edge_order 1: two points; 2: three
-        points when they are valid, else two; accuracy > 2: the nearest
-        ``accuracy + 1`` valid points, fewer if the gap allows no more). A
-        valid cell with NaN on both sides stays NaN. The default propagates
-        NaN like ``numpy.gradient``.
-    datetime_unit : str, default "s"
-        Unit of time for datetime64 and cftime coordinates: one of "W", "D",
-        "h", "m", "s", "ms", "us", "ns".
 """
+    + OPTIONS_DOC
+)
 
 
 class _Grad:
@@ -514,6 +486,7 @@ class DataTreeGrad:
         KeyError, ValueError, TypeError
             As for ``Dataset.grad``; a note on the exception names the node
             (Python >= 3.11).
+
         Examples
         --------
         >>> import numpy as np, xarray as xr, xgradient

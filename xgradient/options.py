@@ -20,7 +20,7 @@ from .coords import TIME_UNITS
 
 __all__ = ["ACCURACIES", "EARTH_RADIUS", "EDGE_ORDERS", "OPTIONS_DOC", "Options"]
 
-EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius, as in MetPy
+EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius (MetPy's earth_avg_radius, rounded)
 EDGE_ORDERS = (1, 2)
 ACCURACIES = (2, 4, 6)
 
@@ -45,8 +45,10 @@ OPTIONS_DOC = """\
         cos(lat)) d/dlon with lat from the object's latitude coordinate (NaN
         at the poles; latitudes must lie within +-90 degrees). Units become
         ``"<data units> m-1"``.
-    radius : float, default 6371008.8
-        Sphere radius in metres for `geo` (finite and positive).
+    radius : float, optional
+        Sphere radius in metres for `geo` (finite and positive). Default: the
+        object's CF grid mapping's (``earth_radius``, or ``semi_major_axis``;
+        on its ellipsoid the radii of curvature), else 6371008.8.
     skipna : bool, default False
         Treat NaN cells (land in an ocean field) as boundaries: a valid cell
         beside a NaN uses the one-sided difference from its valid side, by the
@@ -98,7 +100,7 @@ class Options:
     Examples
     --------
     >>> Options(accuracy=4, periodic=True)
-    Options(edge_order=1, accuracy=4, periodic=True, geo=False, radius=6371008.8, skipna=False, datetime_unit='s')
+    Options(edge_order=1, accuracy=4, periodic=True, geo=False, radius=None, skipna=False, datetime_unit='s')
     >>> Options(periodic=True).period, Options(periodic=False).period, Options(periodic=2).period
     (360.0, None, 2.0)
     >>> Options(periodic=float("inf"))
@@ -111,7 +113,7 @@ class Options:
     accuracy: int = 2
     periodic: bool | float | None = None
     geo: bool = False
-    radius: float | None = EARTH_RADIUS
+    radius: float | None = None
     skipna: bool = False
     datetime_unit: str = "s"
 
