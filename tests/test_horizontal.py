@@ -503,3 +503,30 @@ def test_divergence_of_a_gradient_flow_on_orca2(orca):
     assert ok.sum() > 10000
     assert relative_error(div, exact, ok) < 5e-3
     assert np.abs(zeta.values[ok]).max() < 5e-3 * np.abs(exact).max()
+
+
+# ---------------------------------------------------------------------------
+# The command
+
+
+def test_command_horizontal_on_orca2_and_the_stereographic_file(tmp_path, orca):
+    from xgradient import cli
+
+    out = tmp_path / "orca.nc"
+    args = [f"{DATA}/orca2_votemper.nc", "-o", str(out), "--horizontal", "--skipna", "-q"]
+    assert cli.main(args + ["--chunks", "dim0=50,dim1=70"]) == 0
+    expected = orca.votemper.grad.horizontal(skipna=True)
+    with xr.open_dataset(out) as w:
+        assert {"dvotemper_deast", "dvotemper_dnorth"} <= set(w.data_vars)
+        for name in ("dvotemper_deast", "dvotemper_dnorth"):
+            np.testing.assert_array_equal(w[name].values, expected[name].values)
+            assert w[name].attrs["units"] == "degC m-1"
+    out = tmp_path / "stereo.nc"
+    assert cli.main([f"{DATA}/toa_brightness_stereographic.nc", "-o", str(out), "--horizontal", "-q"]) == 0
+    with xr.open_dataset(f"{DATA}/toa_brightness_stereographic.nc") as ds:
+        ref = ds.grad.horizontal()  # the file's 2-D lat/lon, its grid mapping's radius
+    with xr.open_dataset(out) as w:
+        np.testing.assert_array_equal(w.ddata_deast.values, ref.ddata_deast.values)
+        assert "stereographic" in w.variables
+    # Neither --coord nor --horizontal: a usage error.
+    assert cli.main([f"{DATA}/orca2_votemper.nc", "-o", str(tmp_path / "x.nc"), "-q"]) == 2

@@ -102,6 +102,7 @@ def gradient_file(
     group=None,
     decode_times=True,
     note=None,
+    horizontal=False,
 ):
     """Differentiate the variables of a netCDF file and write a new netCDF file.
 
@@ -161,6 +162,12 @@ def gradient_file(
         (units such as ``"months since ..."`` in a standard calendar, an
         unknown calendar) is kept as numbers in its units, with a warning,
         and the others are decoded as usual; ``False`` decodes none.
+    horizontal : bool, default False
+        Also write ``d{var}_deast`` and ``d{var}_dnorth`` per metre (as
+        ``Dataset.grad.horizontal`` computes them) for every selected
+        variable on a horizontal grid: 1-D or 2-D latitude/longitude, or a
+        projected or rotated grid with a CF grid mapping. `coords` may then
+        be empty.
     note : callable, optional
         Called with one line of text for what the user may want to know
         that is neither an error nor a warning: the data variables left out
@@ -203,9 +210,9 @@ def gradient_file(
         _check_input(src)
         _check_output(src, dst, overwrite)
     src = sources[0]
-    coords = _unique(coords)
-    if not coords:
-        raise UsageError("no coordinate given: name one with --coord")
+    coords = _unique(coords or [])
+    if not coords and not horizontal:
+        raise UsageError("no coordinate given: name one with --coord (or use --horizontal)")
     if datetime_unit not in TIME_UNITS:
         raise UsageError(f"datetime unit must be one of {list(TIME_UNITS)}, got {datetime_unit!r}")
     options = {
@@ -218,15 +225,20 @@ def gradient_file(
     }
     ds = _open(sources, group=group, decode_times=decode_times)
     try:
-        plan = _plan(ds, coords, None if variables is None else _unique(variables), geo, options)
-        if variables is None and note is not None:
+        chosen = None if variables is None else _unique(variables)
+        plan = _plan(ds, coords, chosen, geo, options) if coords else []
+        if variables is None and note is not None and plan:
             left_out = _left_out(ds, plan)
             if left_out:
                 note("not differentiated: " + ", ".join(f"{n!r} ({why})" for n, why in left_out.items()))
         selected = _unique(v for step in plan for v in step.names)
+        if horizontal:
+            selected = _unique(selected + _horizontal_vars(ds, chosen))
         sizes = _chunk_sizes(ds, selected, [step.derivative.coord.dim for step in plan], chunks or {})
         lazy = ds.chunk(sizes)
         out = _derivatives(lazy, plan)
+        if horizontal:
+            out = _with_horizontal(lazy, out, chosen, options)
         if history is None:
             given = str(src) if len(sources) == 1 else [str(p) for p in sources]
             history = f"{_now()}: xgradient.gradient_file({given!r}, {str(dst)!r}, {coords!r})"
@@ -513,6 +525,47 @@ def _plan(ds, coords, variables, geo, options):
                 _check_metric(ds[name], step.derivative)
     _check_output_names(ds, plan)
     return plan
+
+
+def _horizontal_vars(ds, variables):
+    """The variables --horizontal differentiates: those given, else the default selection."""
+    if variables is not None:
+        for name in variables:
+            if name not in ds.data_vars:
+                raise UsageError(
+                    f"unknown variable {name!r}; the data variables are {sorted(map(str, ds.data_vars))}"
+                )
+        return list(variables)
+    names = []
+    for dim in ds.dims:
+        names += [n for n in differentiable_vars(ds, dim) if n not in names and ds[n].ndim >= 2]
+    if not names:
+        raise UsageError("--horizontal: no numeric data variable with two or more dimensions")
+    return names
+
+
+def _with_horizontal(ds, out, variables, options):
+    """`out` plus d{var}_deast/d{var}_dnorth of the selected variables (lazy)."""
+    from . import horizontal as _horizontal
+    from .coords import grid_mappings
+
+    keep = set(variables or ds.data_vars) | {str(g.name) for g in grid_mappings(ds)[0]}
+    try:
+        result = _horizontal.horizontal(
+            ds.drop_vars([v for v in ds.data_vars if v not in keep]),
+            **{k: v for k, v in options.items() if k != "datetime_unit"},
+        )
+    except (KeyError, ValueError, TypeError, ImportError) as err:
+        raise UsageError(f"--horizontal: {_one_line(err)}") from None
+    clash = [k for k in result.data_vars if k in out.variables]
+    if clash:
+        raise UsageError(f"--horizontal: {clash[0]!r} is also the name of another output variable")
+    for name, var in result.data_vars.items():
+        out[name] = var
+    for name in _referenced(ds, out):
+        if name not in out.variables:
+            out[name] = ds[name]
+    return out
 
 
 def _check_output_names(ds, plan):
@@ -1076,6 +1129,7 @@ def _printable(text):
 
 USAGE = """\
 xgradient INPUT [INPUT ...] -o OUTPUT --coord NAME [--coord NAME ...] [options]
+       xgradient INPUT -o OUTPUT --horizontal [options]
        xgradient demo [-o DIR] [--quiet] [--no-plot]"""
 
 DESCRIPTION = """\
@@ -1094,6 +1148,8 @@ examples:
       one-sided differences beside land)
   xgradient ocean.nc -o dtheta_dz.nc --var theta --coord depth --accuracy 4
       vertical gradient of theta on nonuniform depth levels, 4th order
+  xgradient orca.nc -o grad_t.nc --var votemper --horizontal --skipna
+      east and north gradients per metre on a curvilinear (2-D lat/lon) grid
   xgradient run.nc -o trend.nc --coord time --datetime-unit D --chunks time=-1
       rate of change per day along a (cftime) time axis
   xgradient 'run/tas_*.nc' -o dtas_dt.nc --coord time --chunks time=-1
@@ -1161,7 +1217,7 @@ def build_parser():
         "-c",
         "--coord",
         action="append",
-        required=True,
+        default=[],
         metavar="NAME",
         help="coordinate or dimension to differentiate along (repeat for several)",
     )
@@ -1179,6 +1235,13 @@ def build_parser():
         action="store_true",
         help="per metre on the sphere along latitude and longitude (units K m-1); "
         "other coordinates are differentiated as usual",
+    )
+    p.add_argument(
+        "--horizontal",
+        action="store_true",
+        help="write d{var}_deast and d{var}_dnorth per metre on any horizontal grid "
+        "(1-D or 2-D lat/lon, or projected/rotated with a CF grid mapping; --coord "
+        "then optional)",
     )
     p.add_argument(
         "--radius",
@@ -1298,6 +1361,7 @@ def _run(argv):
         radius=args.radius,
         skipna=args.skipna,
         datetime_unit=args.datetime_unit,
+        horizontal=args.horizontal,
         chunks=chunks,
         complevel=args.complevel,
         overwrite=args.overwrite,
@@ -1310,7 +1374,9 @@ def _run(argv):
         with xr.open_dataset(dst, engine="h5netcdf", decode_times=False) as written:
             names = [
                 v for v, var in written.data_vars.items()
-                if str(var.attrs.get("long_name", "")).startswith("derivative of")
+                if str(var.attrs.get("long_name", "")).startswith(
+                    ("derivative of", "eastward derivative of", "northward derivative of")
+                )
             ]
         print(_printable(f"xgradient: wrote {dst} ({', '.join(names)})"))
     return 0
