@@ -190,6 +190,7 @@ BAD_OPTIONS = [
     ({"geo": True, "radius": 0.0}, "radius"),
     ({"geo": True, "radius": -6.4e6}, "radius"),
     ({"geo": True, "radius": 1e-320}, "radius"),
+    ({"geo": True, "radius": 5e-324}, "radius"),
     ({"geo": True, "radius": "6.4e6"}, "radius"),
     ({"geo": "yes"}, "geo"),
     ({"accuracy": 2.0}, "accuracy"),

@@ -161,7 +161,7 @@ def _radius(value) -> float:
         r = float(value)
         # The metric divides by (R * pi / 180)**2 for a second derivative in
         # degrees: a radius that overflows it (1e-320 m) gives inf, not a number.
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             if np.isfinite(np.float64(r * math.pi / 180) ** -2.0):
                 return r
     raise ValueError(
