@@ -18,6 +18,7 @@ import xarray as xr
 
 import xgradient
 from conftest import no_compute
+from test_units import field as units_field
 
 pint = pytest.importorskip("pint")
 pytest.importorskip("pint_xarray")
@@ -31,25 +32,10 @@ R = 6_371_008.8
 
 
 def field(units="K", name="T"):
-    rng = np.random.default_rng(11)
-    z = np.array([0.0, 10.0, 30.0, 70.0])
-    p = np.array([1000.0, 850.0, 500.0, 250.0])
-    lat = np.array([-40.0, -10.0, 5.0, 25.0, 60.0])
-    lon = np.array([-20.0, -5.0, 0.0, 10.0, 30.0, 45.0])
-    time = np.array(["2000-01-01", "2000-01-03", "2000-01-04"], dtype="datetime64[ns]")
-    return xr.DataArray(
-        1.0 + rng.random((4, 4, 5, 6, 3)),
-        dims=("z", "p", "lat", "lon", "time"),
-        coords={
-            "z": ("z", z, {"units": "m"}),
-            "p": ("p", p, {"units": "hPa"}),
-            "lat": ("lat", lat, {"units": "degrees_north"}),
-            "lon": ("lon", lon, {"units": "degrees_east"}),
-            "time": time,
-            "height": ("z", z / 1000, {"units": "km"}),  # a non-dimension coordinate
-        },
-        name=name,
-        attrs={"units": units, "long_name": "air temperature"},
+    """test_units' 5-D field, with a non-dimension coordinate and a long_name."""
+    da = units_field(units, name)
+    return da.assign_coords(height=("z", da.z.values / 1000, {"units": "km"})).assign_attrs(
+        long_name="air temperature"
     )
 
 
@@ -322,3 +308,31 @@ def test_reusable_wrapper_units():
     assert xgradient.units.is_quantity(out.data)
     both = u.through_magnitude(q, lambda plain: plain.grad(["z", "p"]), per=None)
     assert both.dT_dz.data.units == ureg.K
+
+
+@pytest.mark.parametrize("how", ["numpy", "dask-in-pint"])
+def test_horizontal_on_a_curvilinear_grid_gives_quantities(how):
+    """2-D latitude/longitude quantities; the numbers are the plain object's."""
+    j, i = np.meshgrid(np.arange(6.0), np.arange(8.0), indexing="ij")
+    lat2d, lon2d = -30 + 5 * j + 0.5 * i, 10 + 4 * i + 0.3 * j
+    t = xr.DataArray(
+        np.sin(np.deg2rad(lat2d)) * np.cos(np.deg2rad(lon2d)),
+        dims=("j", "i"),
+        name="T",
+        attrs={"units": "K"},
+        coords={
+            "lat": (("j", "i"), lat2d, {"units": "degrees_north"}),
+            "lon": (("j", "i"), lon2d, {"units": "degrees_east"}),
+        },
+    )
+    plain = t.grad.horizontal()
+    q = quantified(t)
+    out = (q if how == "numpy" else q.pint.chunk({"j": 3})).grad.horizontal()
+    for name in ("dT_deast", "dT_dnorth"):
+        assert units(out[name]) == ureg.Unit("K/m")
+        assert ureg.Unit(plain[name].attrs["units"]) == ureg.Unit("K/m")
+        close(numbers(out[name]), plain[name].values)
+    assert out.lat.data.units == q.lat.data.units  # the coordinates stay quantities
+    assert (
+        quantified(t.to_dataset()).grad.horizontal().dT_dnorth.data.units == ureg.Unit("K/m")
+    )

@@ -132,11 +132,14 @@ def horizontal(
         raise ValueError(
             f"periodic must be None, True, False or a dimension name for horizontal(), got {periodic!r}"
         )
+    # pint quantities as coordinates (2-D lat/lon too): the grids are built
+    # from their numbers and units attributes; the results keep the originals.
+    plain, _ = _units.plain_coords(obj)
     grids = {}
     if isinstance(obj, xr.DataArray):
         result_dtype(obj.dtype)
         base = obj.name if obj.name is not None else "f"
-        grid = _grid_for(obj, obj, lat, lon, options, grids)
+        grid = _grid_for(plain, plain, lat, lon, options, grids)
         return xr.Dataset(_results(grid, obj, base))
     if not isinstance(obj, xr.Dataset):
         raise TypeError(f"horizontal() takes a DataArray or a Dataset, got {type(obj).__name__}")
@@ -150,7 +153,7 @@ def horizontal(
         if name not in candidates or var.ndim < 2:
             continue
         try:
-            grid = _grid_for(obj, var, lat, lon, options, grids)
+            grid = _grid_for(plain, plain[name], lat, lon, options, grids)
         except _NoGrid as err:
             skipped[name] = err
             continue
@@ -185,6 +188,12 @@ class _NoGrid(ValueError):
 
 
 def _results(grid, da, base):
+    if _units.is_quantity(da.data):
+        per_metre = _units.per_unit(da.data, None, geo=True)
+        done = _units.through_magnitude(
+            da, lambda plain: xr.Dataset(_results(grid, plain, base)), per_metre
+        )
+        return dict(done.data_vars)
     east, north = grid.apply(da)
     out = {}
     for which, data in (("east", east), ("north", north)):
