@@ -8,7 +8,10 @@ of the input, and the size of the stencil weights.
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
+import subprocess
+import sys
 
 import dask
 import dask.array as da
@@ -21,6 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xgradient
+from xgradient import core
+from xgradient.stencil import build_stencil
 
 
 @st.composite
@@ -239,3 +244,108 @@ def test_distributed_scheduler(rng):
     np.testing.assert_array_equal(out, xgradient.gradient(f, x, axis=0, accuracy=4, periodic=720.0))
     with dask.config.set(scheduler="sync"):
         assert_matches_numpy(xgradient.gradient(d, x, axis=0).compute(), f, x, 0, 1)
+
+
+# ---------------------------------------------------------------------------
+# Every option of the block path, bit for bit against the in-memory path
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(1,) * 14, (5, 5, 4), (6, 7, 1), (13, 1), (14,), (2, 3, 4, 5)],
+    ids=["size-1", "even", "uneven-last-1", "last-1", "one", "growing"],
+)
+@pytest.mark.parametrize("accuracy", [2, 4, 6])
+@pytest.mark.parametrize("periodic", [None, 360.0])
+@pytest.mark.parametrize("option", ["plain", "skipna", "scale"])
+def test_block_path_equals_memory_path(chunks, accuracy, periodic, option):
+    """Truth: the in-memory path (checked against numpy.gradient and analytic
+    derivatives in test_parity/test_convergence/test_skipna); the dask path
+    must give the same bits for any chunking, and compute nothing when called."""
+    rng = np.random.default_rng(len(chunks) * 31 + accuracy)
+    n = sum(chunks)
+    x = np.sort(rng.uniform(0.0, 350.0, n))
+    stencil = build_stencil(x, accuracy=accuracy, period=periodic)
+    f = rng.standard_normal((3, n, 4)).astype(np.float32)
+    skipna = option == "skipna"
+    scale = None
+    if skipna:
+        f[1, n // 2 - 1 : n // 2 + 1, :2] = np.nan  # a gap across a block edge
+        f[0, 0, 3] = np.nan
+    if option == "scale":  # varies along the first and last dimensions, as a geo metric
+        scale = rng.uniform(0.5, 2.0, (3, 1, 4))
+    d = da.from_array(f, chunks=((1, 2), chunks, (3, 1)))
+    with no_compute():
+        lazy = core.differentiate(d, stencil, 1, skipna=skipna, scale=scale)
+    assert lazy.dtype == np.float32
+    check_chunks(lazy, d, 1)
+    expected = core.differentiate(f, stencil, 1, skipna=skipna, scale=scale)
+    np.testing.assert_array_equal(lazy.compute(scheduler="sync"), expected)
+    if skipna:  # the gap was filled, not just passed through as NaN
+        plain = core.differentiate(f, stencil, 1)
+        assert np.isnan(plain).sum() > np.isnan(expected).sum()
+
+
+def test_scale_varying_on_one_dimension_only(rng):
+    """A geo metric varies along latitude only: 1 along the others."""
+    x = np.sort(rng.uniform(0.0, 300.0, 11))
+    stencil = build_stencil(x, accuracy=4)
+    f = rng.standard_normal((11, 5, 3))
+    scale = rng.uniform(1.0, 3.0, (5, 1))  # broadcasts against (1, 5, 3)
+    d = da.from_array(f, chunks=(3, 2, 3))
+    with no_compute():
+        lazy = core.differentiate(d, stencil, 0, scale=scale)
+    np.testing.assert_array_equal(lazy.compute(), core.differentiate(f, stencil, 0, scale=scale))
+
+
+# ---------------------------------------------------------------------------
+# Other chunked arrays, and the other backend's limits
+
+
+class ForeignChunked:
+    """Stands for a chunked array type dask does not run (e.g. cubed's):
+    dask-style chunks, readable by numpy, but not a dask collection."""
+
+    def __init__(self, values, size):
+        self.values = values
+        self.shape, self.dtype, self.ndim = values.shape, values.dtype, values.ndim
+        self.chunks = tuple((size,) * (n // size) + ((n % size,) if n % size else ()) for n in values.shape)
+        self.loaded = False
+
+    def __array__(self, dtype=None, copy=None):
+        self.loaded = True
+        return np.asarray(self.values, dtype=dtype)
+
+
+def test_other_chunked_array_types_are_refused_not_loaded(rng):
+    x = coordinate("random", 8, rng)
+    foreign = ForeignChunked(rng.standard_normal((3, 8)), 4)
+    with pytest.raises(TypeError, match=r"cannot differentiate a chunked .*ForeignChunked: .*dask"):
+        xgradient.gradient(foreign, x, axis=1)
+    assert not foreign.loaded
+    # In-memory arrays with a storage layout (h5py, zarr: a flat tuple) are read as before.
+    foreign.chunks = (3, 4)
+    np.testing.assert_array_equal(xgradient.gradient(foreign, x, axis=1), xgradient.gradient(foreign.values, x, axis=1))
+
+
+def test_command_under_the_expression_backend_says_it_cannot_store(tmp_path):
+    """dask's expression backend has no dask.array.store: one line, exit 1, no file.
+
+    Its own process: the backend is chosen once, when dask.array is first imported.
+    """
+    src = tmp_path / "in.nc"
+    xr.Dataset(
+        {"t": (("y", "x"), np.arange(30.0).reshape(5, 6))}, coords={"y": np.arange(5.0), "x": np.arange(6.0) ** 2}
+    ).to_netcdf(src)
+    dst = tmp_path / "out.nc"
+    env = dict(os.environ, DASK_ARRAY__QUERY_PLANNING="True")
+    run = subprocess.run(
+        [sys.executable, "-m", "xgradient", str(src), "-o", str(dst), "--coord", "x", "--quiet"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("xgradient: error: cannot write the output: dask.array.store is not implemented")
+    assert "DASK_ARRAY__QUERY_PLANNING" in lines[0]
+    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.nc"]

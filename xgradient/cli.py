@@ -986,10 +986,34 @@ class _Pool(ThreadPoolExecutor):
         concurrent.futures.wait(list(self.futures), timeout=timeout)
 
 
+def _check_dask_can_store():
+    """Refuse, before any work, to write under a dask that cannot store arrays.
+
+    dask's expression backend (``array.query-planning``) has no
+    ``dask.array.store`` yet, which every netCDF writer needs. Not a usage
+    error: the same command works on the classic backend.
+    """
+    import dask.array as da
+
+    if not getattr(da, "array_expr_enabled", lambda: False)():
+        return
+    try:
+        da.store([], [])
+    except NotImplementedError:
+        raise NotImplementedError(
+            "cannot write the output: dask.array.store is not implemented in dask's expression "
+            "backend (array.query-planning, e.g. DASK_ARRAY__QUERY_PLANNING=True); "
+            "run with it unset or False"
+        ) from None
+    except Exception:
+        return  # implemented, and fussy about nothing to store: the real write will tell
+
+
 def _write(out, sources, dst, encoding, overwrite, progress):
     import dask.config
     import dask.system
 
+    _check_dask_can_store()
     parent_fd = os.open(dst.parent, _O_DIR)
     try:
         _remove_stale_temps(parent_fd)
