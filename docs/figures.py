@@ -9,6 +9,11 @@
   K per (100 km)^2, with ``skipna=True``.
 - ``atlantic_thermocline.png``: potential temperature and its vertical
   gradient on the 40 nonuniform depth levels of the Atlantic profiles.
+- ``orca2_horizontal.png``: |grad T| in K per 100 km on the NEMO ORCA2
+  tripolar grid (2-D ``nav_lat``/``nav_lon``), ``grad.horizontal(skipna=True)``.
+- ``stereographic_horizontal.png``: |grad T| per 100 km of the Earth on the
+  polar stereographic satellite image, and how far ``grad(["y", "x"])`` (per
+  metre of projection) is from it: the map factor.
 """
 
 from __future__ import annotations
@@ -91,6 +96,53 @@ def thermocline(out: Path) -> None:
     plt.close(fig)
 
 
+def orca2(out: Path) -> float:
+    ds = xr.open_dataset(DATA / "orca2_votemper.nc")
+    t = ds.votemper.load()
+    g = t.grad.horizontal(skipna=True)
+    mag = np.hypot(g.dvotemper_deast, g.dvotemper_dnorth) * 1e5  # K per 100 km
+    fig, ax = plt.subplots(figsize=(11, 5), layout="constrained")
+    # A scatter of the cell centres: a tripolar grid's cells do not draw as
+    # one quadrilateral mesh across the seam and the north fold.
+    lon = ((t.nav_lon + 180) % 360) - 180
+    ok = mag.notnull()
+    sc = ax.scatter(lon.values[ok], t.nav_lat.values[ok], c=mag.values[ok], s=6, marker="s",
+                    cmap="magma_r", vmin=0, vmax=float(mag.quantile(0.99)))
+    ax.set_facecolor("0.8")
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude")
+    fig.colorbar(sc, ax=ax, label="|grad T| (K per 100 km)")
+    fig.suptitle("NEMO ORCA2 surface temperature: t.grad.horizontal(skipna=True) (land grey)")
+    fig.savefig(out / "orca2_horizontal.png", dpi=90)
+    plt.close(fig)
+    return float(mag.max())
+
+
+def stereographic(out: Path) -> float:
+    ds = xr.open_dataset(DATA / "toa_brightness_stereographic.nc").load()
+    t = ds.data
+    g = t.grad.horizontal()
+    true = np.hypot(g.ddata_deast, g.ddata_dnorth) * 1e5
+    p = t.grad(["y", "x"])  # per metre of projection coordinate
+    proj = np.hypot(p.ddata_dy, p.ddata_dx) * 1e5
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    im = axes[0].pcolormesh(t.x / 1e3, t.y / 1e3, true, cmap="magma_r", vmax=float(true.quantile(0.99)))
+    fig.colorbar(im, ax=axes[0], label="|grad T| (K per 100 km)")
+    axes[0].set_title("t.grad.horizontal(): per metre on the Earth", fontsize=10)
+    ratio = (proj / true - 1) * 100
+    im = axes[1].pcolormesh(t.x / 1e3, t.y / 1e3, ratio, cmap="viridis")
+    fig.colorbar(im, ax=axes[1], label="grad(['y', 'x']) / horizontal() - 1 (%)")
+    axes[1].set_title("per metre of projection: off by the map factor", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("x (km)")
+        ax.set_ylabel("y (km)")
+        ax.set_aspect("equal")
+    fig.suptitle("MSG brightness temperature on a polar stereographic grid")
+    fig.savefig(out / "stereographic_horizontal.png", dpi=90)
+    plt.close(fig)
+    return float(np.nanmax(np.abs(ratio)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", default=str(Path(__file__).parent / "images"))
@@ -99,6 +151,8 @@ def main(argv=None):
     lost = ostia(out)
     laplacian(out)
     thermocline(out)
+    orca2(out)
+    stereographic(out)
     print(f"wrote {out}; ocean cells without a value: {lost}")
     return lost
 

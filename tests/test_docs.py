@@ -32,6 +32,7 @@ PAGES = [
     "cli",
     "coming-from",
     "units",
+    "horizontal",
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
@@ -78,6 +79,12 @@ def test_figures_script_makes_the_pictures(tmp_path):
     figures = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(figures)
     lost = figures.main([str(tmp_path)])
-    for name in ("ostia_coasts", "ostia_laplacian", "atlantic_thermocline"):
+    for name in (
+        "ostia_coasts",
+        "ostia_laplacian",
+        "atlantic_thermocline",
+        "orca2_horizontal",
+        "stereographic_horizontal",
+    ):
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 0 < lost[True] < lost[False]

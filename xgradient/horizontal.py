@@ -312,9 +312,9 @@ class _Regular:
     def __init__(self, obj, var, la, lo, options):
         # An object holding only this pair (and the grid mapping, for the
         # radius), so that the longitude's latitude is this one.
-        pair = xr.Dataset(coords={la.name: la, lo.name: lo})
+        pair = xr.Dataset(coords={la.name: la.variable, lo.name: lo.variable})
         for gm in _coords.grid_mappings(obj, var)[0]:
-            pair.coords[gm.name] = gm
+            pair.coords[gm.name] = gm.variable
         periodic = options["periodic"]
         if isinstance(periodic, str):
             if periodic != lo.dims[0]:
