@@ -9,6 +9,11 @@ Cases (all on nonuniform coordinates):
   ``skipna=True`` on a field with land (against the NaN-propagating calls) and
   ``geo=True`` along lat and lon (against MetPy's ``geospatial_gradient`` and
   ``numpy.gradient`` with the metric written out);
+- ``horizontal()`` on a curvilinear (polar stereographic, 2-D lat/lon) grid,
+  2-D 2000 x 2000 float64 and 3-D with 50 levels: one variable (the metric
+  computed), several variables on the same grid (the metric reused), MetPy's
+  ``geospatial_gradient`` with the grid's CRS, and ``numpy.copy``; the cost
+  of each variable after the first is reported against ``numpy.copy``;
 - dask, 200 x 1000 x 1000 float32 in ~50 MB blocks, time-chunked and in
   spatial tiles: ``.grad`` on the dask-backed DataArray against
   ``xarray.DataArray.differentiate`` and ``dask.array.gradient`` on the same
@@ -34,7 +39,7 @@ Targets: in memory ``.grad`` >= 4x ``numpy.gradient`` and <= 1.3x
 
 Usage::
 
-    python benchmarks/bench_suite.py [--scale 1.0] [--repeat 7] [--only memory,dask,extras]
+    python benchmarks/bench_suite.py [--scale 1.0] [--repeat 7] [--only memory,dask,extras,horizontal]
         [--floors-only]
 
 ``--floors-only`` times each case's first candidate and its floor alone: the
@@ -338,6 +343,89 @@ def extra_cases(scale, rng):
     return cases
 
 
+def stereographic_grid(n, m, spacing=4000.0):
+    """(x, y, lat, lon) of an (n, m) polar stereographic grid and its CF mapping."""
+    import pyproj
+
+    gm = {
+        "grid_mapping_name": "polar_stereographic",
+        "straight_vertical_longitude_from_pole": -35.0,
+        "latitude_of_projection_origin": 90.0,
+        "standard_parallel": 60.0,
+        "earth_radius": EARTH_RADIUS,
+    }
+    crs = pyproj.CRS.from_cf(gm)
+    x = (np.arange(m) - m / 2) * spacing
+    y = (np.arange(n) - n) * spacing - 1.0e6  # south of the pole, which it would turn round
+    X, Y = np.meshgrid(x, y)
+    lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(X, Y)
+    return x, y, lat, lon, gm
+
+
+def horizontal_cases(scale, rng):
+    """horizontal() against MetPy on the same curvilinear grid; the metric reused."""
+    import metpy.calc as mpcalc
+    cases = []
+    for shape in (scaled((2000, 2000), scale), scaled((50, 400, 400), scale)):
+        ny, nx = shape[-2:]
+        x, y, lat, lon, gm = stereographic_grid(ny, nx, spacing=4000.0 * 2000 / max(ny, nx))
+        dims = ("lev", "y", "x")[-len(shape):]
+        wave = np.sin(np.deg2rad(3 * lon)) * np.cos(np.deg2rad(2 * lat))
+        coords = {
+            "lat": (("y", "x"), lat, {"units": "degrees_north"}),
+            "lon": (("y", "x"), lon, {"units": "degrees_east"}),
+        }
+        data = {
+            f"t{k}": (dims, (wave + 0.01 * k) * np.ones(shape[:-2] + (1, 1)) + rng.standard_normal(shape) * 0.01)
+            for k in range(4)
+        }
+        ds = xr.Dataset(data, coords=coords)
+        one = ds[["t0"]]
+        values = ds.t0.values
+        kind = f"{len(shape)}-D float64 {' x '.join(map(str, shape))} ({values.nbytes / MB:.0f} MB), 2-D lat/lon"
+        # MetPy needs the projection coordinates and the CRS for a 2-D grid.
+        mp_field = ds.t0.assign_coords(
+            x=("x", x, {"units": "m", "axis": "X", "standard_name": "projection_x_coordinate"}),
+            y=("y", y, {"units": "m", "axis": "Y", "standard_name": "projection_y_coordinate"}),
+        ).metpy.assign_crs(gm)
+
+        def metpy():
+            return mpcalc.geospatial_gradient(mp_field)
+
+        case = Case(
+            "horizontal",
+            f"{kind}: horizontal() (2 outputs per variable)",
+            {
+                ".grad.horizontal() 1 variable": lambda: one.grad.horizontal(edge_order=2),
+                ".grad.horizontal() 4 variables": lambda: ds.grad.horizontal(edge_order=2),
+                "metpy.geospatial_gradient 1 variable": metpy,
+                "numpy.copy (floor)": lambda: np.copy(values),
+            },
+            floor="numpy.copy (floor)",
+        )
+        # MetPy's components are along the projection's x and y: compare magnitudes.
+        ours = one.grad.horizontal(edge_order=2)
+        mx, my = metpy()
+        mag = np.hypot(ours.dt0_deast.values, ours.dt0_dnorth.values)
+        np.testing.assert_allclose(
+            interior(mag), interior(np.hypot(mx.magnitude, my.magnitude)), rtol=0, atol=2e-3 * mag.max()
+        )
+        cases.append(case)
+    return cases
+
+
+def print_horizontal(case):
+    r = case.results
+    first = r[".grad.horizontal() 1 variable"]
+    later = (r[".grad.horizontal() 4 variables"] - first) / 3
+    copy = r["numpy.copy (floor)"]
+    print(f"    each variable after the first: {fmt_time(later).strip()} = {later / copy:4.2f}x numpy.copy "
+          "(target <= 3)")
+    print(f"    MetPy / .grad.horizontal() (1 variable): {r['metpy.geospatial_gradient 1 variable'] / first:5.2f}x "
+          "(target >= 5)")
+    print()
+
+
 def dask_cases(scale, rng):
     shape = scaled((200, 1000, 1000), scale)
     nt, ny, nx = shape
@@ -453,7 +541,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every array's size (default 1)")
     parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument("--only", default="memory,extras,dask", help="sections to run")
+    parser.add_argument("--only", default="memory,extras,horizontal,dask", help="sections to run")
     parser.add_argument(
         "--floors-only",
         action="store_true",
@@ -472,7 +560,12 @@ def main(argv=None):
     print()
     rng = np.random.default_rng(0)
     done = []
-    builders = [("memory", memory_cases), ("extras", extra_cases), ("dask", dask_cases)]
+    builders = [
+        ("memory", memory_cases),
+        ("extras", extra_cases),
+        ("horizontal", horizontal_cases),
+        ("dask", dask_cases),
+    ]
     for key, build in builders:
         if key not in only:
             continue
@@ -481,6 +574,8 @@ def main(argv=None):
                 first = next(iter(case.candidates))
                 case.candidates = {k: v for k, v in case.candidates.items() if k in (first, case.floor)}
             print_case(run_case(case, args.repeat))
+            if case.section == "horizontal" and not args.floors_only:
+                print_horizontal(case)
             done.append(case)
         gc.collect()
     summary(done)

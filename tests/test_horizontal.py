@@ -568,3 +568,23 @@ def test_against_metpy_geospatial_gradient_on_the_stereographic_file():
     # Both are close to the exact east/north derivatives; ours without turning.
     assert relative_error(e, east) < 2e-3
     assert relative_error(mx, east) > 0.1  # MetPy's x is not east here
+
+
+def test_command_geo_on_a_cordex_style_file(tmp_path):
+    """--geo along rlon/rlat of a file that also has 2-D lat/lon (failed with
+    'several latitude coordinates' before); --horizontal on the same file."""
+    from xgradient import cli
+
+    lat, lon = rotated_grid(10, 12)
+    T = curvilinear(lat, lon, dims=("rlat", "rlon")).assign_coords(
+        rlat=("rlat", np.linspace(-5, 5, 10), {"standard_name": "grid_latitude", "units": "degrees"}),
+        rlon=("rlon", np.linspace(-6, 6, 12), {"standard_name": "grid_longitude", "units": "degrees"}),
+    )
+    src = tmp_path / "cordex.nc"
+    T.to_dataset().to_netcdf(src)
+    out = tmp_path / "out.nc"
+    args = [str(src), "-o", str(out), "--coord", "rlon", "--coord", "rlat", "--geo", "--horizontal", "-q"]
+    assert cli.main(args) == 0
+    with xr.open_dataset(out) as w:
+        np.testing.assert_array_equal(w.dT_drlon.values, T.grad("rlon", geo=True).values)
+        np.testing.assert_array_equal(w.dT_deast.values, T.grad.horizontal().dT_deast.values)
