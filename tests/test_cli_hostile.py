@@ -445,3 +445,105 @@ def test_an_output_name_that_is_not_utf8(small, tmp_path):
         history = f.attrs["history"]
         history = history.decode() if isinstance(history, bytes) else history
     assert "-o 'd\\xff\\xfe.nc' --coord lat" in history.splitlines()[0]
+
+
+# ---------------------------------------------------------------------------
+# 3. Data outside the input file
+
+
+def external_input(tmp_path, kind):
+    """A netCDF-4 file whose variable T(lat) has its data in another file, the "secret"."""
+    h5py = pytest.importorskip("h5py")
+    secret_values = np.random.default_rng(3).standard_normal(50)
+    secret = tmp_path / "secret.bin"  # a private file of the user running the command
+    secret.write_bytes(secret_values.tobytes())
+    secret.chmod(0o600)
+    path = tmp_path / f"{kind}.nc"
+    with h5py.File(path, "w") as f:
+        lat = f.create_dataset("lat", data=np.linspace(-60.0, 60.0, 50))
+        lat.attrs["units"] = "degrees_north"
+        lat.make_scale("lat")
+        if kind == "external-storage":
+            t = f.create_dataset("T", shape=(50,), dtype="<f8", external=[(str(secret), 0, 400)])
+        elif kind == "virtual":
+            other = tmp_path / "other.h5"
+            with h5py.File(other, "w") as o:
+                o["data"] = secret_values
+            layout = h5py.VirtualLayout(shape=(50,), dtype="<f8")
+            layout[:] = h5py.VirtualSource(str(other), "data", shape=(50,))
+            t = f.create_virtual_dataset("T", layout)
+        else:  # an external link, in a group
+            other = tmp_path / "other.h5"
+            with h5py.File(other, "w") as o:
+                o["data"] = secret_values
+            f["T"] = np.zeros(50)
+            f.create_group("extra")["T2"] = h5py.ExternalLink(str(other), "/data")
+            t = f["T"]
+        t.attrs["units"] = "K"
+        t.dims[0].attach_scale(lat)
+    return path, secret_values
+
+
+@pytest.mark.parametrize("kind", ["external-storage", "virtual", "external-link"])
+def test_data_outside_the_input_is_refused(tmp_path, kind):
+    src, _ = external_input(tmp_path, kind)
+    res = run(src, "-o", tmp_path / "o.nc", "--coord", "lat", cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    line = one_error_line(res.stderr.decode())
+    assert "--allow-external" in line and ("/T" in line or "/extra/T2" in line)
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_allow_external_reads_external_storage(tmp_path):
+    src, secret_values = external_input(tmp_path, "external-storage")
+    assert cli.main([str(src), "-o", str(tmp_path / "o.nc"), "--coord", "lat", "-q", "--allow-external"]) == 0
+    with xr.open_dataset(tmp_path / "o.nc") as out:
+        lat = np.linspace(-60.0, 60.0, 50)
+        np.testing.assert_allclose(out.dT_dlat.values, np.gradient(secret_values, lat), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# 4. A tiny file declaring a huge variable
+
+
+LIMITED = """
+import resource, runpy, sys
+limit = 3 * 2**30  # address space: the interpreter, numba and dask need about 1.5 GB
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.argv = ["xgradient", *sys.argv[1:]]
+runpy.run_module("xgradient", run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def huge(tmp_path_factory):
+    netCDF4 = pytest.importorskip("netCDF4")
+    path = tmp_path_factory.mktemp("huge") / "huge.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        for name, n in (("time", 1000), ("lat", 100_000), ("lon", 100_000)):
+            nc.createDimension(name, n)
+        nc.createVariable("lat", "f8", ("lat",))[:] = np.linspace(-90.0, 90.0, 100_000)
+        nc.createVariable("lon", "f8", ("lon",))[:] = np.linspace(0.0, 360.0, 100_000, endpoint=False)
+        # 80 TB declared, nothing written: chunked storage stays empty
+        nc.createVariable("T", "f8", ("time", "lat", "lon"), chunksizes=(1, 1000, 1000), zlib=True)
+    assert path.stat().st_size < 4 * 2**20
+    return path
+
+
+@pytest.mark.parametrize(
+    "chunks, expected",
+    [
+        ([], "more than 50,000 would make dask's task graph too large"),
+        (["--chunks", "lat=-1,lon=-1"], "exceed this machine's memory"),
+    ],
+    ids=["default-blocks", "huge-blocks"],
+)
+def test_a_huge_declared_variable_is_refused_within_bounded_memory(huge, tmp_path, chunks, expected):
+    res = subprocess.run(
+        [sys.executable, "-c", LIMITED, str(huge), "-o", str(tmp_path / "o.nc"), "--coord", "lat", *chunks],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    line = one_error_line(res.stderr)
+    assert expected in line and "--chunks" in line and "'T'" in line
+    assert temp_folders(tmp_path) == [] and not (tmp_path / "o.nc").exists()

@@ -4,10 +4,11 @@
 input lazily with dask, builds the derivatives with the ``.grad`` accessor and
 streams them to a compressed netCDF file, block by block, so that memory stays
 bounded whatever the size of the file; each block is compressed by the thread
-that computed it (``xgradient.to_netcdf``). The output is first written to a
-temporary file beside it and renamed at the end: an interrupted run leaves no
+that computed it (``xgradient.to_netcdf``). The output is first written in a
+private folder beside it and renamed at the end: an interrupted run leaves no
 half-written output, and an older output stays as it was until the new one is
-complete.
+complete. What the command guarantees against hostile files, other users and
+faults (docs/cli.md, "Guarantees") is checked by tests/test_cli_hostile.py.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ KEPT_ENCODING = ("units", "calendar", "dtype", "_FillValue", "missing_value", "s
 #: Attributes that name other variables the output must carry along.
 REFERENCES = ("bounds", "climatology", "grid_mapping")
 
+#: Most blocks a run computes (over all derivatives): each costs dask about
+#: 6 kB of task graph to build (measured: 40 000 blocks of a derivative,
+#: 230 MB and 23 s) and more to schedule; a tiny file can declare an 80 TB
+#: variable that would need millions. At 32 MB blocks, 1.6 TB per run.
+MAX_BLOCKS = 50_000
+#: A block is held about this many times per worker thread (input, halo
+#: copy, result, compressed chunks): blocks larger than the machine's memory
+#: divided by this and by the number of threads are refused.
+BLOCK_COPIES = 4
+
 #: After an error or a signal, how long to wait for the blocks being written.
 STOP_TIMEOUT = 60.0
 
@@ -97,6 +108,7 @@ def gradient_file(
     chunks=None,
     complevel=COMPLEVEL,
     overwrite=False,
+    allow_external=False,
     progress=False,
     history=None,
     group=None,
@@ -146,6 +158,12 @@ def gradient_file(
     complevel : int, default 1
         zlib level (with the shuffle filter) of the variables written, 0 for
         none.
+    allow_external : bool, default False
+        Read variables whose data lie outside the input file (HDF5 external
+        storage, virtual datasets or external links to other files). By
+        default such an input is refused: a file from elsewhere could
+        otherwise make the command read, and write out, any file this user
+        can read.
     overwrite : bool, default False
         Replace an existing output. The input is never replaced, whatever its
         path (a link to it included).
@@ -209,6 +227,8 @@ def gradient_file(
     for src in sources:
         _check_input(src)
         _check_output(src, dst, overwrite)
+        if not allow_external:
+            _check_storage(src)
     src = sources[0]
     coords = _unique(coords or [])
     if not coords and not horizontal:
@@ -235,6 +255,7 @@ def gradient_file(
         if horizontal:
             selected = _unique(selected + _horizontal_vars(ds, chosen))
         sizes = _chunk_sizes(ds, selected, [step.derivative.coord.dim for step in plan], chunks or {})
+        _check_size(ds, [(step.derivative.coord.dim, step.names) for step in plan], sizes)
         lazy = ds.chunk(sizes)
         out = _derivatives(lazy, plan)
         if horizontal:
@@ -282,6 +303,66 @@ def _kind(mode):
         if test(mode):
             return name
     return "not a regular file"
+
+
+def _check_storage(src):
+    """Refuse an HDF5 (netCDF-4) input with data outside the file.
+
+    HDF5 external storage, virtual datasets and external links make the
+    library read other files: a hostile input could have the command read a
+    file its user can read (a private key) and write it out as a derivative
+    from which its bytes can be rebuilt.
+    """
+    import h5py
+
+    try:
+        if not h5py.is_hdf5(src):
+            return  # netCDF-3 (classic) files have no such thing
+        handle = h5py.File(src, "r")
+    except (OSError, ValueError):
+        return  # _open says what is wrong with it
+    with handle:
+        found = _outside_data(handle)
+    if found:
+        name, what = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise UsageError(
+            f"{_printable(name)!r} in {str(src)!r} {what}{more}: xgradient does not read "
+            "data from outside its input unless --allow-external is given"
+        )
+
+
+def _outside_data(handle):
+    """[(HDF5 name, what)] for every dataset or link of `handle` that reaches other files."""
+    import h5py
+
+    found = []
+    groups = [handle]
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Group):
+            groups.append(obj)
+            return
+        if not isinstance(obj, h5py.Dataset):
+            return
+        if obj.external:
+            files = sorted({os.fsdecode(entry[0]) for entry in obj.external})
+            found.append((obj.name, f"is stored in other files (HDF5 external storage: {files})"))
+        if obj.is_virtual:
+            files = sorted({m.file_name for m in obj.virtual_sources() if m.file_name != "."})
+            if files:
+                found.append((obj.name, f"is a virtual dataset reading other files ({files})"))
+
+    # visititems follows hard links only (each object once); links to other
+    # files are found by looking at every link of every group.
+    handle.visititems(visit)
+    for group in groups:
+        for key in group:
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                name = f"{group.name.rstrip('/')}/{key}"
+                found.append((name, f"is an external link to {link.filename!r}"))
+    return found
 
 
 def _inputs(given):
@@ -724,6 +805,64 @@ def _chunk_sizes(ds, names, keep_whole, fixed, target=TARGET_CHUNK_BYTES):
                 if dim not in fixed and c and c < sizes[dim] < ds.sizes[dim]:
                     sizes[dim] -= sizes[dim] % c
     return sizes
+
+
+def _check_size(ds, steps, sizes, max_blocks=MAX_BLOCKS, memory=None):
+    """Refuse a run whose task graph or blocks would not fit in memory.
+
+    `steps` is [(dimension, [variables])] for each derivative written. Done
+    before any dask array exists: the number of blocks and their size follow
+    from the shapes and `sizes` alone.
+    """
+    import dask.system
+
+    total, largest = 0, (0, None)
+    for _, names in steps:
+        for name in names:
+            var = ds[name]
+            blocks = math.prod(-(-n // sizes[d]) for d, n in zip(var.dims, var.shape))
+            total += blocks
+            block = math.prod(min(sizes[d], n) for d, n in zip(var.dims, var.shape))
+            nbytes = block * max(var.dtype.itemsize, _result_itemsize(var.dtype))
+            largest = max(largest, (nbytes, name))
+    memory = _memory() if memory is None else memory
+    threads = dask.system.CPU_COUNT
+    if memory and largest[0] * BLOCK_COPIES * threads > memory:
+        raise UsageError(
+            f"blocks of {_bytes(largest[0])} (variable {largest[1]!r}, --chunks "
+            f"{_chunks_text(ds[largest[1]].dims, sizes)}) times {BLOCK_COPIES} copies in each of "
+            f"{threads} threads exceed this machine's memory ({_bytes(memory)}): give smaller "
+            "blocks with --chunks DIM=N"
+        )
+    if total > max_blocks:
+        name = max((n for _, names in steps for n in names), key=lambda n: ds[n].size)
+        var = ds[name]
+        raise UsageError(
+            f"{total:,} blocks to compute (variable {name!r}: {' x '.join(map(str, var.shape))} "
+            f"{var.dtype}, {_bytes(var.size * var.dtype.itemsize)}, in blocks of --chunks "
+            f"{_chunks_text(var.dims, sizes)}): more than {max_blocks:,} would make dask's task "
+            f"graph too large for memory; give larger blocks with --chunks DIM=N (about "
+            f"{-(-total // max_blocks)} times larger) or select part of the file first"
+        )
+
+
+def _chunks_text(dims, sizes):
+    return ",".join(f"{d}={sizes[d]}" for d in dims)
+
+
+def _bytes(n):
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+
+
+def _memory():
+    """Physical memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _nc_chunks(shape, itemsize, target=NC_CHUNK_BYTES):
@@ -1330,6 +1469,12 @@ def build_parser():
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never INPUT)")
     p.add_argument(
+        "--allow-external",
+        action="store_true",
+        help="read variables stored outside the input file (HDF5 external storage, "
+        "virtual datasets, external links); refused by default",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -1389,6 +1534,7 @@ def _run(argv):
         chunks=chunks,
         complevel=args.complevel,
         overwrite=args.overwrite,
+        allow_external=args.allow_external,
         progress=_show_progress(args.progress, args.quiet),
         note=None if args.quiet else _note,
         history=f"{_now()}: xgradient {shlex.join(argv)}",
@@ -1473,8 +1619,8 @@ def main(argv=None):
     int
         0 on success, 2 for a usage error (one line on stderr, nothing
         written), 1 when writing fails or for an internal error (a bug: one
-        line, the traceback with ``XGRADIENT_DEBUG=1``), 130/143 when
-        interrupted by SIGINT/SIGTERM (the temporary file removed).
+        line, the traceback with ``XGRADIENT_DEBUG=1``), 130/143/129 when
+        stopped by SIGINT/SIGTERM/SIGHUP (the temporary file removed).
 
     Examples
     --------
