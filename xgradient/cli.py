@@ -252,10 +252,13 @@ def gradient_file(
             if left_out:
                 note("not differentiated: " + ", ".join(f"{n!r} ({why})" for n, why in left_out.items()))
         selected = _unique(v for step in plan for v in step.names)
+        steps = [(step.derivative.coord.dim, step.names) for step in plan]
         if horizontal:
-            selected = _unique(selected + _horizontal_vars(ds, chosen))
+            across = _horizontal_vars(ds, chosen)
+            selected = _unique(selected + across)
+            steps += [("east", across), ("north", across)]
         sizes = _chunk_sizes(ds, selected, [step.derivative.coord.dim for step in plan], chunks or {})
-        _check_size(ds, [(step.derivative.coord.dim, step.names) for step in plan], sizes)
+        _check_size(ds, steps, sizes)
         lazy = ds.chunk(sizes)
         out = _derivatives(lazy, plan)
         if horizontal:
