@@ -421,6 +421,15 @@ def test_a_netcdf_group(grouped, capsys):
     assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "--group", "fcst"]) == 2
     assert "has no group 'fcst'; its groups are ['/forecast'" in errors(capsys)
     assert not out.exists()
+    # a variable at the root too: the coordinate asked for is in the groups
+    import netCDF4
+
+    with netCDF4.Dataset(grouped, "a") as nc:
+        nc.createVariable("run_id", "i4")[...] = 7
+    assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "-q"]) == 2
+    line = errors(capsys)
+    assert line.startswith("xgradient: error: unknown coordinate 'lat'")
+    assert "has groups ['/forecast', '/forecast/members', '/analysis']: read one with --group NAME" in line
     for group, factor in (("analysis", 2), ("/forecast", 1)):
         assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "--group", group, "-q", "--overwrite"]) == 0
         with xr.open_dataset(out) as w:

@@ -88,6 +88,10 @@ class UsageError(Exception):
     """A mistake in the command line or its input files (exit code 2)."""
 
 
+class _UnknownCoordinate(UsageError):
+    """A --coord that the (group of the) file does not have."""
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that clean-up code runs."""
 
@@ -246,7 +250,13 @@ def gradient_file(
     ds = _open(sources, group=group, decode_times=decode_times)
     try:
         chosen = None if variables is None else _unique(variables)
-        plan = _plan(ds, coords, chosen, geo, options) if coords else []
+        try:
+            plan = _plan(ds, coords, chosen, geo, options) if coords else []
+        except _UnknownCoordinate as err:
+            groups = _groups(src) if group is None else None
+            if groups:  # the coordinate may well be in one of them
+                raise UsageError(f"{err}; {str(src)!r} has groups {groups}: read one with --group NAME") from None
+            raise
         if variables is None and note is not None and plan:
             left_out = _left_out(ds, plan)
             if left_out:
@@ -701,7 +711,7 @@ def _derivative(ds, coord, geo, options):
     try:
         return Derivative(ds, coord, geo=geo, **options)
     except UnknownCoordinateError as err:
-        raise UsageError(f"unknown coordinate {coord!r}: {err}") from None
+        raise _UnknownCoordinate(f"unknown coordinate {coord!r}: {err}") from None
     except (KeyError, ValueError, TypeError) as err:
         raise UsageError(_one_line(err)) from None
 
