@@ -175,6 +175,28 @@ def test_an_internal_error_is_exit_1_and_says_it_is_a_bug(simple, monkeypatch, c
     assert not out.exists() and not list(simple.parent.glob(".o.nc.*"))
 
 
+def test_an_error_inside_a_block_is_exit_1_too(simple, monkeypatch, capsys):
+    """A bug that shows only when a block is computed, in dask's worker thread."""
+
+    def boom(block):
+        raise ValueError("operands could not be broadcast together")
+
+    original = Derivative.apply
+
+    def lazy_bug(self, da, name=None):
+        result = original(self, da, name=name)
+        return result.copy(data=result.data.map_blocks(boom, dtype=result.dtype))
+
+    monkeypatch.delenv("XGRADIENT_DEBUG", raising=False)
+    monkeypatch.setattr(Derivative, "apply", lazy_bug)
+    out = simple.parent / "o.nc"
+    assert cli.main([str(simple), "-o", str(out), "--coord", "x", "-q"]) == 1
+    line = errors(capsys)
+    assert line.startswith("xgradient: internal error (a bug in xgradient")
+    assert "ValueError: operands could not be broadcast together" in line
+    assert sorted(p.name for p in simple.parent.iterdir()) == ["in.nc"]  # nothing written, nothing left
+
+
 def test_xgradient_debug_shows_the_traceback(simple, monkeypatch, capsys):
     def broken(self, da, name=None):
         raise TypeError("unsupported operand")
