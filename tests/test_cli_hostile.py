@@ -331,6 +331,31 @@ def test_overwrite_refuses_a_device_node(small, tmp_path, capsys):
     assert stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3)
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_target_that_changes_while_writing_is_not_replaced(small, tmp_path, monkeypatch, capsys, overwrite):
+    """Checked again just before the rename: an output that appeared (without
+    --overwrite), or that became a FIFO (with it), stays as it is."""
+    out = tmp_path / "o.nc"
+    real = cli._to_netcdf
+
+    def write_then_change(data, path, encoding):
+        real(data, path, encoding)
+        if overwrite:
+            os.mkfifo(out)
+        else:
+            out.write_bytes(b"appeared meanwhile")
+
+    monkeypatch.setattr(cli, "_to_netcdf", write_then_change)
+    args = [str(small), "-o", str(out), "--coord", "lat", "-q"] + (["--overwrite"] if overwrite else [])
+    assert cli.main(args) == 2
+    line = one_error_line(capsys.readouterr().err)
+    if overwrite:
+        assert "FIFO" in line and stat.S_ISFIFO(os.lstat(out).st_mode)
+    else:
+        assert "pass --overwrite" in line and out.read_bytes() == b"appeared meanwhile"
+    assert temp_folders(tmp_path) == []
+
+
 def test_a_fifo_as_input_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "in.nc"
     os.mkfifo(fifo)

@@ -949,7 +949,8 @@ def _umask():
 #: ``.xgradient-tmp-<host>-<pid>-<random>`` (see _TempOutput).
 TEMP_PREFIX = ".xgradient-tmp-"
 
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+# getattr: the module imports everywhere; the write path needs POSIX (dir_fd).
+_O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -1031,6 +1032,8 @@ class _TempOutput:
     at the temporary name is checked to be the one created here.
     """
 
+    created = False  # the private folder exists
+
     def __init__(self, parent_fd, dst):
         self.parent_fd = parent_fd
         self.dst = dst
@@ -1040,6 +1043,7 @@ class _TempOutput:
         self.name = "output.nc"
         self.fd = self.dir_fd = None
         os.mkdir(self.folder, 0o700, dir_fd=parent_fd)
+        self.created = True
         try:
             self.dir_fd = os.open(self.folder, _O_DIR | _O_NOFOLLOW, dir_fd=parent_fd)
             folder = os.fstat(self.dir_fd)
@@ -1073,22 +1077,42 @@ class _TempOutput:
         return os.path.join(os.fspath(self.dst.parent), self.folder, self.name)
 
     def commit(self, sources, overwrite):
-        """Give the file its mode and its final name; True once renamed."""
+        """Check the file, give it its mode, and rename it into place."""
         mine = os.fstat(self.fd)
         there = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
         if (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino) or not stat.S_ISREG(there.st_mode):
             raise OSError(errno.EPERM, f"the temporary output in {str(self.dst.parent)!r} was replaced; nothing written")
         os.fchmod(self.fd, self.mode)
+        # On disk before it has the output's name: after a crash the name
+        # holds the old file or the whole new one.
         os.fsync(self.fd)
-        for src in sources:  # again: the folder may have changed meanwhile
-            _check_output(src, self.dst, overwrite)
         target = self.dst.name
+        self._check_target(sources, target, overwrite)  # again: the folder may have changed meanwhile
         with _signals_deferred():
             if overwrite:
                 os.replace(self.name, target, src_dir_fd=self.dir_fd, dst_dir_fd=self.parent_fd)
             else:
                 self._rename_no_replace(target)
             _mark_written(self.dst)
+
+    def _check_target(self, sources, target, overwrite):
+        """_check_output, in the folder opened at the start (not its path, which may have moved)."""
+        try:
+            info = os.stat(target, dir_fd=self.parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        with contextlib.suppress(OSError):
+            resolved = os.stat(target, dir_fd=self.parent_fd)
+            for src in sources:
+                given = os.stat(src)
+                if (resolved.st_dev, resolved.st_ino) == (given.st_dev, given.st_ino):
+                    raise UsageError(
+                        f"output {str(self.dst)!r} is the input file {str(src)!r}; xgradient never "
+                        "writes over its input (even with --overwrite): choose another output"
+                    )
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"output {str(self.dst)!r} is a folder; give a file name")
+        _check_target(self.dst, info.st_mode, overwrite)
 
     def _rename_no_replace(self, target):
         # A hard link fails if the name exists (an output that appeared
@@ -1114,10 +1138,11 @@ class _TempOutput:
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        if self.dir_fd is not None:
+        if self.created:
             with contextlib.suppress(OSError):
                 _remove_folder(self.parent_fd, self.folder)
         self.fd = self.dir_fd = None
+        self.created = False
 
 
 class _Pool(ThreadPoolExecutor):
@@ -1167,6 +1192,7 @@ def _write(out, sources, dst, encoding, overwrite, progress):
 
     _check_dask_can_store()
     parent_fd = os.open(dst.parent, _O_DIR)
+    temp = pool = None
     try:
         _remove_stale_temps(parent_fd)
         temp = _TempOutput(parent_fd, dst)
@@ -1174,28 +1200,29 @@ def _write(out, sources, dst, encoding, overwrite, progress):
         # blocks being written to finish before removing the file (xarray would
         # otherwise reopen a closed file for the next block and recreate it).
         pool = _Pool(max_workers=dask.system.CPU_COUNT, thread_name_prefix="xgradient")
-        try:
-            bar = contextlib.nullcontext()
-            if progress:
-                from dask.diagnostics import ProgressBar
+        bar = contextlib.nullcontext()
+        if progress:
+            from dask.diagnostics import ProgressBar
 
-                bar = ProgressBar(out=sys.stderr)
-            # Computed inside to_netcdf, not through compute=False and a Delayed:
-            # dask orders the delayed form of an overlapping graph so that it
-            # holds a growing share of the input (dask's own map_overlap too),
-            # which would break streaming a file larger than memory.
-            with bar, dask.config.set(scheduler="threads", pool=pool):
-                _to_netcdf(out, temp.path, encoding)
-            pool.shutdown()
-            temp.commit(sources, overwrite)
-        except BaseException as err:
-            with _signals_held():
-                pool.stop(timeout=STOP_TIMEOUT)
-                temp.discard()
-            if _is_disk_full(err):
-                raise OSError(errno.ENOSPC, f"no space left on device writing {str(dst)!r}") from None
-            raise
+            bar = ProgressBar(out=sys.stderr)
+        # Computed inside to_netcdf, not through compute=False and a Delayed:
+        # dask orders the delayed form of an overlapping graph so that it
+        # holds a growing share of the input (dask's own map_overlap too),
+        # which would break streaming a file larger than memory.
+        with bar, dask.config.set(scheduler="threads", pool=pool):
+            _to_netcdf(out, temp.path, encoding)
+        pool.shutdown()
+        temp.commit(sources, overwrite)
         temp.discard()  # the empty private folder
+    except BaseException as err:
+        with _signals_held():
+            if pool is not None:
+                pool.stop(timeout=STOP_TIMEOUT)
+            if temp is not None:
+                temp.discard()
+        if _is_disk_full(err):
+            raise OSError(errno.ENOSPC, f"no space left on device writing {str(dst)!r}") from None
+        raise
     finally:
         os.close(parent_fd)
 
