@@ -96,6 +96,18 @@ class GradientCheck(_PointCheck):
     -----
     Also importable as ``xgradient.GradientCheck``, an alias kept for
     compatibility.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xgradient.checks import check_gradient
+    >>> result = check_gradient(lambda a, b: a * np.exp(b),
+    ...                         lambda a, b: {"a": np.exp(b), "b": 2 * a * np.exp(b)},  # 2 is wrong
+    ...                         {"a": 0.5, "b": 0.25})
+    >>> result.ok, result.failures
+    (False, ['b'])
+    >>> bool(result.error[1] > result.rtol >= result.error[0])
+    True
     """
 
     value: float
@@ -150,6 +162,20 @@ class HessianCheck(_PointCheck):
     -----
     Also importable as ``xgradient.HessianCheck``, an alias kept for
     compatibility.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xgradient.checks import check_hessian
+    >>> result = check_hessian(lambda x: np.array([2 * x[0] * x[1], x[0] ** 2]),
+    ...                        lambda x: np.array([[2 * x[1], x[0]], [x[0], 0.0]]),  # x0 should be 2 x0
+    ...                        [0.7, 1.3])
+    >>> result.failures
+    [(0, 1)]
+    >>> print(result)
+    HessianCheck(ok=False, n=2, rtol=1e-04)
+      1 entry disagrees with central differences of the gradient:
+        H[0, 1]: analytic 0.7, finite differences 1.4 (relative error 0.5)
     """
 
     gradient: np.ndarray
