@@ -65,7 +65,7 @@ class _PointCheck:
 
 @dataclass(repr=False, eq=False, kw_only=True)
 class GradientCheck(_PointCheck):
-    """Outcome of :func:`check_gradient`.
+    """Outcome of :func:`check_gradient` (``xgradient.GradientCheck`` is an alias kept for compatibility).
 
     Attributes
     ----------
@@ -91,11 +91,6 @@ class GradientCheck(_PointCheck):
         The tolerance used.
     names : tuple of str or None
         Coordinate names, when the point was given by name.
-
-    Notes
-    -----
-    Also importable as ``xgradient.GradientCheck``, an alias kept for
-    compatibility.
 
     Examples
     --------
@@ -134,7 +129,7 @@ class GradientCheck(_PointCheck):
 
 @dataclass(repr=False, eq=False, kw_only=True)
 class HessianCheck(_PointCheck):
-    """Outcome of :func:`check_hessian`.
+    """Outcome of :func:`check_hessian` (``xgradient.HessianCheck`` is an alias kept for compatibility).
 
     Attributes
     ----------
@@ -157,11 +152,6 @@ class HessianCheck(_PointCheck):
         Relative uncertainty of the finite differences.
     step, rtol, names
         As in :class:`GradientCheck`.
-
-    Notes
-    -----
-    Also importable as ``xgradient.HessianCheck``, an alias kept for
-    compatibility.
 
     Examples
     --------
