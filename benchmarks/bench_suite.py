@@ -392,16 +392,29 @@ def horizontal_cases(scale, rng):
         def metpy():
             return mpcalc.geospatial_gradient(mp_field)
 
+        # The per-variable work alone, on a grid built once (what the 2nd, 3rd,
+        # ... variable of a Dataset costs; a private entry point, for timing).
+        from xgradient import horizontal as hz
+
+        options = {"edge_order": 2, "accuracy": 2, "periodic": None, "radius": None, "skipna": False}
+        grid = hz._grid_for(ds, ds.t1, None, None, options, {})
+        grid.metric()
+        t1 = ds.t1
+
         case = Case(
             "horizontal",
             f"{kind}: horizontal() (2 outputs per variable)",
             {
                 ".grad.horizontal() 1 variable": lambda: one.grad.horizontal(edge_order=2),
                 ".grad.horizontal() 4 variables": lambda: ds.grad.horizontal(edge_order=2),
+                "1 variable on a built grid": lambda: grid.apply(t1),
                 "metpy.geospatial_gradient 1 variable": metpy,
-                "numpy.copy (floor)": lambda: np.copy(values),
+                "numpy.copy": lambda: np.copy(values),
+                # Two outputs kept alive, as a variable's east and north are:
+                # fresh pages for both (one copy alone reuses freed ones).
+                "2 x numpy.copy (floor)": lambda: (np.copy(values), np.copy(values)),
             },
-            floor="numpy.copy (floor)",
+            floor="2 x numpy.copy (floor)",
         )
         # MetPy's components are along the projection's x and y: compare magnitudes.
         ours = one.grad.horizontal(edge_order=2)
@@ -418,9 +431,11 @@ def print_horizontal(case):
     r = case.results
     first = r[".grad.horizontal() 1 variable"]
     later = (r[".grad.horizontal() 4 variables"] - first) / 3
-    copy = r["numpy.copy (floor)"]
-    print(f"    each variable after the first: {fmt_time(later).strip()} = {later / copy:4.2f}x numpy.copy "
-          "(target <= 3)")
+    ready = r["1 variable on a built grid"]
+    copy, floor = r["numpy.copy"], r["2 x numpy.copy (floor)"]
+    print(f"    each variable after the first, on a built grid: {fmt_time(ready).strip()} = "
+          f"{ready / copy:4.2f}x numpy.copy (target <= 3), {ready / floor:4.2f}x 2 x numpy.copy")
+    print(f"    the same from (4 variables - 1 variable) / 3: {later / copy:4.2f}x numpy.copy")
     print(f"    MetPy / .grad.horizontal() (1 variable): {r['metpy.geospatial_gradient 1 variable'] / first:5.2f}x "
           "(target >= 5)")
     print()

@@ -142,7 +142,7 @@ def horizontal(
         result_dtype(obj.dtype)
         base = obj.name if obj.name is not None else "f"
         grid = _grid_for(plain, plain, lat, lon, options, grids)
-        return xr.Dataset(_results(grid, obj, base))
+        return _dataset(_results(grid, obj, base), obj.coords, {})
     if not isinstance(obj, xr.Dataset):
         raise TypeError(f"horizontal() takes a DataArray or a Dataset, got {type(obj).__name__}")
     out = {}
@@ -163,7 +163,15 @@ def horizontal(
     if not out:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no data variable with 2 dimensions"
         raise ValueError(f"horizontal(): no data variable lies on a horizontal grid ({reasons})")
-    return xr.Dataset(out, coords=obj.coords, attrs=obj.attrs)
+    return _dataset(out, obj.coords, obj.attrs)
+
+
+def _dataset(results, coords, attrs):
+    """A Dataset of `results` (DataArrays on `coords`), coordinates set once:
+    merging the DataArrays would compare their 2-D lat/lon for each one."""
+    out = xr.Dataset({k: v.variable for k, v in results.items()}, attrs=attrs)
+    used = {d for v in results.values() for d in v.dims}
+    return out.assign_coords({k: c.variable for k, c in coords.items() if set(c.dims) <= used})
 
 
 def east_north(ds, names, *, lat=None, lon=None, **options):
