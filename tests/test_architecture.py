@@ -19,7 +19,7 @@ PAGE = ROOT / "docs" / "architecture.md"
 ALLOWED_UP = {("demo", "cli")}
 # Underscore names still imported across modules, to be removed (issue 15);
 # the list may only shrink.
-KNOWN_PRIVATE = {("demo", "cli._now"), ("horizontal", "core._is_dask")}
+KNOWN_PRIVATE = {("demo", "cli._now")}
 
 
 def layers():

@@ -67,7 +67,7 @@ class _Grad:
     def __init__(self, obj):
         self._obj = obj
 
-    def _plans(self, names, **options) -> list[Derivative]:
+    def _derivatives(self, names, **options) -> list[Derivative]:
         return [Derivative(self._obj, c, **options) for c in names]
 
 
@@ -88,7 +88,7 @@ class DataArrayGrad(_Grad):
         datetime_unit="s",
     ):
         names = _names(coord)
-        plans = self._plans(
+        derivatives = self._derivatives(
             names or [coord],
             edge_order=edge_order,
             accuracy=accuracy,
@@ -100,10 +100,10 @@ class DataArrayGrad(_Grad):
         )
         da = self._obj
         if names is None:
-            return plans[0].apply(da)
+            return derivatives[0].apply(da)
         base = da.name if da.name is not None else "f"
-        keys = _output_names([(base, p.coord.name) for p in plans], da.coords)
-        return xr.Dataset({key: p.apply(da, name=key) for key, p in zip(keys, plans)})
+        keys = _output_names([(base, p.coord.name) for p in derivatives], da.coords)
+        return xr.Dataset({key: p.apply(da, name=key) for key, p in zip(keys, derivatives)})
 
     __call__.__doc__ = (
         """Derivative along a named coordinate, using its values as the spacing.
@@ -275,7 +275,7 @@ class DatasetGrad(_Grad):
         datetime_unit="s",
     ):
         names = _names(coord)
-        plans = self._plans(
+        derivatives = self._derivatives(
             names or [coord],
             edge_order=edge_order,
             accuracy=accuracy,
@@ -286,12 +286,12 @@ class DatasetGrad(_Grad):
             datetime_unit=datetime_unit,
         )
         ds = self._obj
-        jobs = [(name, plan) for plan in plans for name in differentiable_vars(ds, plan.coord.dim)]
+        jobs = [(name, d) for d in derivatives for name in differentiable_vars(ds, d.coord.dim)]
         if names is None:
             keys = [name for name, _ in jobs]
         else:
-            keys = _output_names([(name, plan.coord.name) for name, plan in jobs], ds.coords)
-        out = {key: plan.apply(ds[name], name=key) for key, (name, plan) in zip(keys, jobs)}
+            keys = _output_names([(name, d.coord.name) for name, d in jobs], ds.coords)
+        out = {key: d.apply(ds[name], name=key) for key, (name, d) in zip(keys, jobs)}
         return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
 
     __call__.__doc__ = (

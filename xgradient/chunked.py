@@ -96,7 +96,7 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
         Same shape and chunks as `x` (except where chunks along `axis` had to
         be merged, see :func:`axis_chunks`). Nothing is computed.
     """
-    depth = gaps.reach(stencil) if skipna else stencil.halo
+    depth = gaps.halo_width(stencil) if skipna else stencil.halo
     chunks = axis_chunks(x.chunks[axis], *stencil.min_chunks(depth))
     if chunks != x.chunks[axis]:
         x = x.rechunk({axis: chunks})
@@ -140,7 +140,7 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
             (axis,),
             da.from_array(left.astype(np.int64), chunks=1), (axis,),
         ]  # fmt: skip
-        func, kwargs = _block_skipna, {"axis": axis, "rule": gaps.Rule.of(stencil)}
+        func, kwargs = _block_skipna, {"axis": axis, "shape": gaps.StencilShape.of(stencil)}
     else:
         if halos:
             args += [_shifted(x, axis, depth, periodic, last=True), index]
@@ -185,9 +185,9 @@ def _block(values, *parts, axis, halos, scale_dims, scale=None):
     )
 
 
-def _block_skipna(values, rows, positions, left, axis, rule):
+def _block_skipna(values, rows, positions, left, axis, shape):
     out = kernel.apply(values, rows["weights"], rows["start"], axis=axis, threads=1)
-    return gaps.fill(values, out, positions, int(left[0]), rule, axis)
+    return gaps.fill(values, out, positions, int(left[0]), shape, axis)
 
 
 def _edge(block, axis, depth, last):

@@ -9,11 +9,18 @@ from . import chunked, gaps, kernel
 from .options import Options
 from .stencil import Stencil, build_stencil
 
-__all__ = ["differentiate", "gradient", "result_dtype"]
+__all__ = ["differentiate", "gradient", "is_dask_array", "result_dtype"]
 
 
-def _is_dask(values) -> bool:
-    """A dask array, under either of dask's array backends."""
+def is_dask_array(values) -> bool:
+    """Whether `values` is a dask array (under either of dask's array backends).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> is_dask_array(np.zeros(2)), is_dask_array(da.zeros(2))
+    (False, True)
+    """
     return dask.is_dask_collection(values) and hasattr(values, "chunks")
 
 
@@ -72,7 +79,7 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
     """
     if scale is not None and skipna:
         raise ValueError("scale is not applied with skipna")  # a bug, not a user error
-    dask_input = _is_dask(values)
+    dask_input = is_dask_array(values)
     if not dask_input:
         _check_not_other_chunked(values)
         values = np.asarray(values)
@@ -104,7 +111,7 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
         out = kernel.apply(values, stencil.weights, stencil.start, axis=axis)
         return gaps.fill(values, out, stencil.coord, 0, stencil, axis)
     # Wrapped: pad with the other end, so gaps across the seam are seen.
-    d = gaps.reach(stencil)
+    d = gaps.halo_width(stencil)
     pad = [(0, 0)] * values.ndim
     pad[axis] = (d, d)
     ext = np.pad(values, pad, mode="wrap")

@@ -23,10 +23,10 @@ import numpy as np
 from ._compat import njit, numba
 from .stencil import Stencil, fornberg_weights
 
-__all__ = ["Rule", "fill", "reach"]
+__all__ = ["StencilShape", "fill", "halo_width"]
 
 
-class Rule(NamedTuple):
+class StencilShape(NamedTuple):
     """What `fill` needs of a stencil: its shape and options, not its weights
     (small, so that every dask task can carry it)."""
 
@@ -38,7 +38,7 @@ class Rule(NamedTuple):
     scale: float
 
     @classmethod
-    def of(cls, stencil: Stencil) -> Rule:
+    def of(cls, stencil: Stencil) -> StencilShape:
         return cls(
             stencil.width,
             stencil.halo,
@@ -49,8 +49,16 @@ class Rule(NamedTuple):
         )
 
 
-def reach(stencil) -> int:
-    """Points a gap-side stencil may need on either side of its cell."""
+def halo_width(stencil) -> int:
+    """Points a stencil beside a gap may need on either side of its cell: the
+    halo that blocks of a dask array need with ``skipna``.
+
+    Examples
+    --------
+    >>> from xgradient.stencil import build_stencil
+    >>> halo_width(build_stencil([0.0, 1.0, 2.0, 3.0, 4.0], accuracy=4))
+    4
+    """
     return stencil.width - 1
 
 
@@ -67,11 +75,11 @@ def fill(values, out, positions, left, stencil, axis):
     positions : ndarray, shape (m,)
         Coordinate value of each input point (unwrapped across a period).
         The first and last points are the ends of the data: at least
-        ``reach(stencil)`` points beyond any output row, unless they are the
+        ``halo_width(stencil)`` points beyond any output row, unless they are the
         real ends of the coordinate.
     left : int
         Input points before the first output row.
-    stencil : Stencil or Rule
+    stencil : Stencil or StencilShape
         Gives the derivative order, accuracy, edge order and scale.
     axis : int
     """

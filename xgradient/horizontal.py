@@ -37,7 +37,7 @@ import xarray as xr
 
 from . import coords as _coords
 from . import units as _units
-from .core import _is_dask, differentiate, result_dtype
+from .core import differentiate, is_dask_array, result_dtype
 from .kernel import numba
 from .labelled import DROPPED_ATTRS, EARTH_RADIUS, Derivative, differentiable_vars
 from .stencil import build_stencil
@@ -432,7 +432,7 @@ class _Curvilinear:
         dtype = result_dtype(da.dtype)
         axes = tuple(da.get_axis_num(d) for d in self.dims)
         data = da.data
-        lazy = _is_dask(data)
+        lazy = is_dask_array(data)
         f = [differentiate(data, s, ax, skipna=self.skipna) for s, ax in zip(self.stencils, axes)]
         if lazy:
             # Each derivative merged small chunks along its own axis: both
@@ -598,7 +598,7 @@ def _inverse_jacobian(phi, lam, stencils, axes, earth, skipna):
 
 
 def _where(cond, a, b):
-    if _is_dask(cond):
+    if is_dask_array(cond):
         import dask.array as dsa
 
         return dsa.where(cond, a, b)

@@ -16,7 +16,7 @@ from .core import differentiate, result_dtype
 from .options import EARTH_RADIUS, Options
 from .stencil import build_stencil
 
-__all__ = ["EARTH_RADIUS", "Derivative", "differentiable_vars", "skipped_vars"]
+__all__ = ["EARTH_RADIUS", "Derivative", "called", "differentiable_vars", "skipped_vars", "which_variable"]
 
 # Attributes that stop being true of a derivative.
 DROPPED_ATTRS = {
@@ -219,7 +219,7 @@ class Derivative:
         dim = self.coord.dim
         if dim not in da.dims:
             raise ValueError(
-                f"{label(da)} has no dimension {dim!r} (its dimensions are {da.dims}); "
+                f"{which_variable(da)} has no dimension {dim!r} (its dimensions are {da.dims}); "
                 f"cannot differentiate it along {self.coord.name!r}"
             )
         result_dtype(da.dtype)  # a clear TypeError before any work
@@ -252,7 +252,7 @@ class Derivative:
         missing = set(m.dims) - set(da.dims)
         if missing:
             raise ValueError(
-                f"geo=True: {label(da)} has no dimension {sorted(missing)} of the "
+                f"geo=True: {which_variable(da)} has no dimension {sorted(missing)} of the "
                 f"latitude {m.name!r} that its longitude metric needs"
             )
         factor = m.transpose(*[d for d in da.dims if d in m.dims]).data
@@ -271,9 +271,8 @@ class Derivative:
         units = _units.per(da.attrs.get("units"), self.coord.units, self.order, self.geo)
         if units is not None:
             attrs["units"] = units
-        what = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
         which = "derivative" if self.order == 1 else "second derivative"
-        attrs["long_name"] = f"{which} of {what} with respect to {self.coord.name}"
+        attrs["long_name"] = f"{which} of {called(da)} with respect to {self.coord.name}"
         return attrs
 
 
@@ -299,8 +298,30 @@ def _check_latitudes(obj):
             )
 
 
-def label(da):
+def which_variable(da) -> str:
+    """How an error message names `da`: ``variable 'T'``, or ``the DataArray`` when unnamed.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> which_variable(xr.DataArray([1.0], name="T")), which_variable(xr.DataArray([1.0]))
+    ("variable 'T'", 'the DataArray')
+    """
     return f"variable {da.name!r}" if da.name is not None else "the DataArray"
+
+
+def called(da) -> str:
+    """What a result's ``long_name`` calls `da`: its long_name, standard_name or name, else ``f``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> called(xr.DataArray([1.0], name="T", attrs={"standard_name": "air_temperature"}))
+    'air_temperature'
+    >>> called(xr.DataArray([1.0]))
+    'f'
+    """
+    return da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
 
 
 def differentiable_vars(ds, dim):

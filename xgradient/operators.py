@@ -24,7 +24,7 @@ import xarray as xr
 
 from . import coords as _coords
 from . import units as _units
-from .labelled import Derivative, label
+from .labelled import Derivative, called, which_variable
 
 __all__ = ["divergence", "hessian", "laplacian", "vorticity"]
 
@@ -96,7 +96,7 @@ def _periodic_for(periodic, coord, known):
     return periodic
 
 
-class _Plans:
+class _Derivatives:
     """Derivatives along several coordinates of one object, built once each."""
 
     def __init__(self, obj, names, *, periodic, **options):
@@ -136,7 +136,7 @@ class _Plans:
         return self._cache[key]
 
 
-def _same(a, b):
+def _equal_values(a, b):
     try:
         return bool(np.all(a == b)) and np.shape(a) == np.shape(b)
     except Exception:  # noqa: BLE001 - incomparable attribute values are not the same
@@ -149,7 +149,7 @@ def _common_attrs(*arrays):
         k: v
         for k, v in first.attrs.items()
         if k not in ("units", "long_name")
-        and all(k in r.attrs and _same(r.attrs[k], v) for r in rest)
+        and all(k in r.attrs and _equal_values(r.attrs[k], v) for r in rest)
     }
 
 
@@ -165,14 +165,10 @@ def _finish(result, like, name, attrs, units, long_name):
     return result
 
 
-def _what(da):
-    return da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or "f"
+def _tan_lat_over_radius(derivative: Derivative, like):
+    """tan(lat) / R along the latitude `derivative` differentiates, NaN at a pole.
 
-
-def _tan_lat_over_radius(plan: Derivative, like):
-    """tan(lat) / R along the latitude `plan` differentiates, NaN at a pole.
-
-    R is the plan's radius (on an ellipsoid, the prime-vertical radius of
+    R is the derivative's radius (on an ellipsoid, the prime-vertical radius of
     curvature N(lat): d(N cos(lat))/dlat = -M sin(lat) makes the metric
     term of the divergence and vorticity v tan(lat) / N).
 
@@ -181,10 +177,10 @@ def _tan_lat_over_radius(plan: Derivative, like):
     (the longitude terms there are NaN too: dx = R cos(lat) dlon is 0).
     In the dtype of `like`, and per metre when `like` is a pint quantity.
     """
-    c = plan.coord
+    c = derivative.coord
     lat = c.values
     pole = np.isclose(np.abs(lat), 90.0, rtol=0, atol=1e-9)
-    a, b = plan.earth
+    a, b = derivative.earth
     _, N = _coords.radii_of_curvature(np.deg2rad(lat), a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / N)
@@ -192,9 +188,9 @@ def _tan_lat_over_radius(plan: Derivative, like):
     return _units.with_units_of(t, like, "1/m")
 
 
-def _geo_pair(plans, x, y):
+def _geo_pair(derivatives, x, y):
     """Check that, for geo=True, x is a longitude and y a latitude."""
-    cx, cy = plans.get(x, 1).coord, plans.get(y, 1).coord
+    cx, cy = derivatives.get(x, 1).coord, derivatives.get(y, 1).coord
     if not _coords.is_longitude(cx.name, cx.attrs):
         raise ValueError(
             f"geo=True needs x to be a longitude, but {x!r} is not one (no units "
@@ -293,7 +289,7 @@ def hessian(
     """
     _check_dataarray(da, "hessian")
     names = [coords] if isinstance(coords, str) else list(coords)
-    plans = _Plans(
+    derivatives = _Derivatives(
         da,
         names,
         periodic=periodic,
@@ -310,14 +306,14 @@ def hessian(
         for c2 in names[i:]:
             key = f"d2{base}_d{c1}d{c2}"
             if c1 == c2:
-                out[key] = plans.get(c1, 2).apply(da, name=key)
+                out[key] = derivatives.get(c1, 2).apply(da, name=key)
             else:
-                out[key] = _mixed(da, plans, c1, c2, key, geo)
+                out[key] = _mixed(da, derivatives, c1, c2, key, geo)
     return xr.Dataset(out)
 
 
-def _mixed(da, plans, c1, c2, key, geo):
-    first, second = plans.get(c1, 1), plans.get(c2, 1)
+def _mixed(da, derivatives, c1, c2, key, geo):
+    first, second = derivatives.get(c1, 1), derivatives.get(c2, 1)
     if geo and first.metric is not None:
         # A longitude derivative goes last, so its 1/cos(lat) factor is not
         # differentiated along the latitude (see hessian's Notes).
@@ -332,7 +328,7 @@ def _mixed(da, plans, c1, c2, key, geo):
         key,
         _common_attrs(result),
         units,
-        f"second derivative of {_what(da)} with respect to {c1} and {c2}",
+        f"second derivative of {called(da)} with respect to {c1} and {c2}",
     )
 
 
@@ -400,7 +396,7 @@ def laplacian(
     """
     _check_dataarray(da, "laplacian")
     names = [coords] if isinstance(coords, str) else list(coords)
-    plans = _Plans(
+    derivatives = _Derivatives(
         da,
         names,
         periodic=periodic,
@@ -411,23 +407,23 @@ def laplacian(
         skipna=skipna,
         datetime_unit=datetime_unit,
     )
-    terms = [plans.get(c, 2).apply(da) for c in names]
+    terms = [derivatives.get(c, 2).apply(da) for c in names]
     if geo:
-        lats = [c for c in names if _coords.is_latitude(c, plans.get(c, 1).coord.attrs)]
+        lats = [c for c in names if _coords.is_latitude(c, derivatives.get(c, 1).coord.attrs)]
         if len(lats) > 1:
             raise ValueError(f"geo=True: several latitudes {lats} among {names}")
         if lats:
-            dfdy = plans.get(lats[0], 1).apply(da)
+            dfdy = derivatives.get(lats[0], 1).apply(da)
             terms.append(
-                -_tan_lat_over_radius(plans.get(lats[0], 1), dfdy) * dfdy
+                -_tan_lat_over_radius(derivatives.get(lats[0], 1), dfdy) * dfdy
             )
-    result = _units.add(terms, f"laplacian of {label(da)}")
+    result = _units.add(terms, f"laplacian of {which_variable(da)}")
     units = _units.sum_units(
         [da.attrs.get("units")] * len(names),
-        [plans.get(c, 1).coord.units for c in names],
+        [derivatives.get(c, 1).coord.units for c in names],
         2,
         geo,
-        f"laplacian of {label(da)}",
+        f"laplacian of {which_variable(da)}",
     )
     where = "on the sphere" if geo else f"over ({', '.join(names)})"
     return _finish(
@@ -436,7 +432,7 @@ def laplacian(
         da.name,
         _common_attrs(terms[0]),
         units,
-        f"Laplacian of {_what(da)} {where}",
+        f"Laplacian of {called(da)} {where}",
     )
 
 
@@ -486,10 +482,10 @@ def _vector_setup(ds, u, v, x, y, geo, options):
             )
     x = _find_axis(ds, u, "x", geo) if x is None else x
     y = _find_axis(ds, u, "y", geo) if y is None else y
-    plans = _Plans(ds, [x, y], **options, geo=geo)
+    derivatives = _Derivatives(ds, [x, y], **options, geo=geo)
     if geo:
-        _geo_pair(plans, x, y)
-    return ds[u], ds[v], x, y, plans
+        _geo_pair(derivatives, x, y)
+    return ds[u], ds[v], x, y, derivatives
 
 
 def _on_curvilinear(ds, u, x, y, geo):
@@ -552,12 +548,12 @@ def _curvilinear_vector(ds, u, v, kind, options):
     )
 
 
-def _vector_result(ds, terms, ua, va, plans, x, y, geo, kind):
+def _vector_result(ds, terms, ua, va, derivatives, x, y, geo, kind):
     result = _units.add(terms, f"{kind} of ({ua.name!r}, {va.name!r})")
     like = ua if len(ua.dims) >= len(va.dims) else va
     units = _units.sum_units(
         [ua.attrs.get("units"), va.attrs.get("units")],
-        [plans.get(x, 1).coord.units, plans.get(y, 1).coord.units],
+        [derivatives.get(x, 1).coord.units, derivatives.get(y, 1).coord.units],
         1,
         geo,
         f"{kind} of ({ua.name!r}, {va.name!r})",
@@ -661,7 +657,7 @@ def divergence(
                 "skipna": skipna,
             },
         )
-    ua, va, x, y, plans = _vector_setup(
+    ua, va, x, y, derivatives = _vector_setup(
         ds,
         u,
         v,
@@ -677,12 +673,12 @@ def divergence(
             "datetime_unit": datetime_unit,
         },
     )
-    terms = [plans.get(x, 1).apply(ua), plans.get(y, 1).apply(va)]
+    terms = [derivatives.get(x, 1).apply(ua), derivatives.get(y, 1).apply(va)]
     if geo:
         terms.append(
-            -_tan_lat_over_radius(plans.get(y, 1), terms[1]) * va
+            -_tan_lat_over_radius(derivatives.get(y, 1), terms[1]) * va
         )
-    return _vector_result(ds, terms, ua, va, plans, x, y, geo, "divergence")
+    return _vector_result(ds, terms, ua, va, derivatives, x, y, geo, "divergence")
 
 
 @_fill_doc
@@ -763,7 +759,7 @@ def vorticity(
                 "skipna": skipna,
             },
         )
-    ua, va, x, y, plans = _vector_setup(
+    ua, va, x, y, derivatives = _vector_setup(
         ds,
         u,
         v,
@@ -779,7 +775,7 @@ def vorticity(
             "datetime_unit": datetime_unit,
         },
     )
-    terms = [plans.get(x, 1).apply(va), -plans.get(y, 1).apply(ua)]
+    terms = [derivatives.get(x, 1).apply(va), -derivatives.get(y, 1).apply(ua)]
     if geo:
-        terms.append(_tan_lat_over_radius(plans.get(y, 1), terms[1]) * ua)
-    return _vector_result(ds, terms, ua, va, plans, x, y, geo, "vorticity")
+        terms.append(_tan_lat_over_radius(derivatives.get(y, 1), terms[1]) * ua)
+    return _vector_result(ds, terms, ua, va, derivatives, x, y, geo, "vorticity")

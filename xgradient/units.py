@@ -234,7 +234,7 @@ def is_quantity(data) -> bool:
     return _is_pint(data) or _is_pint(_dask_meta(data))
 
 
-def _parts(data):
+def _unwrap(data):
     """(magnitude, units, wrap) of a quantity; ``wrap(numbers, units)`` makes one again.
 
     A dask array of Quantity blocks gives its magnitude lazily, block by
@@ -278,7 +278,7 @@ def plain_coords(obj):
     for name, var in obj.coords.variables.items():
         if not is_quantity(var.data):
             continue
-        magnitude, found[name], _ = _parts(var.data)
+        magnitude, found[name], _ = _unwrap(var.data)
         # Full names ("D"): the attribute is read by the latitude/longitude
         # tests (degrees_north) whatever a registry's default format is.
         attrs = {**var.attrs, "units": format(found[name], "D")}
@@ -308,7 +308,7 @@ def per_unit(quantity, coord_units, order=1, geo=False):
     if isinstance(coord_units, str):
         try:
             # A Unit's class belongs to its registry: this parses with that registry.
-            coord_units = type(_parts(quantity)[1])(coord_units)
+            coord_units = type(_unwrap(quantity)[1])(coord_units)
         except Exception as err:  # noqa: BLE001 - pint raises several kinds
             raise ValueError(
                 f"the data are a pint Quantity but the coordinate's units {coord_units!r} "
@@ -348,7 +348,7 @@ def through_magnitude(da, compute, per=None):
     >>> out.data
     <Quantity([2. 4.], 'kelvin / second')>
     """
-    magnitude, units, put_back = _parts(da.data)
+    magnitude, units, put_back = _unwrap(da.data)
     units = _difference_units(units, put_back)
     units = units if per is None else units / per
     result = compute(da.copy(deep=False, data=magnitude))
@@ -377,7 +377,7 @@ def with_units_of(da, like, units):
     """
     if not is_quantity(like.data):
         return da
-    _, like_units, put_back = _parts(like.data)
+    _, like_units, put_back = _unwrap(like.data)
     return da.copy(deep=False, data=put_back(da.data, type(like_units)(units)))
 
 
@@ -407,7 +407,7 @@ def add(terms, what):
     except TypeError as err:  # pint's DimensionalityError is a TypeError
         if not any(is_quantity(t.data) for t in terms):
             raise
-        units = [str(_parts(t.data)[1]) if is_quantity(t.data) else "plain numbers" for t in terms]
+        units = [str(_unwrap(t.data)[1]) if is_quantity(t.data) else "plain numbers" for t in terms]
         raise ValueError(
             f"{what}: its terms are in units {units}, which cannot be added ({err}); "
             "convert the variables or coordinates to compatible units first"
