@@ -528,6 +528,9 @@ def test_command_horizontal_on_orca2_and_the_stereographic_file(tmp_path, orca):
     with xr.open_dataset(out) as w:
         np.testing.assert_array_equal(w.ddata_deast.values, ref.ddata_deast.values)
         assert "stereographic" in w.variables
+    # A variable named with --var that is not on a horizontal grid.
+    bad = [f"{DATA}/orca2_votemper.nc", "-o", str(tmp_path / "y.nc"), "--horizontal", "-q"]
+    assert cli.main(bad + ["--var", "deptht_bnds"]) == 2
     # Neither --coord nor --horizontal: a usage error.
     assert cli.main([f"{DATA}/orca2_votemper.nc", "-o", str(tmp_path / "x.nc"), "-q"]) == 2
 

@@ -651,6 +651,12 @@ def _with_horizontal(ds, out, variables, options):
         )
     except (KeyError, ValueError, TypeError, ImportError) as err:
         raise UsageError(f"--horizontal: {_one_line(err)}") from None
+    missing = [v for v in variables or [] if f"d{v}_deast" not in result.data_vars]
+    if missing:
+        raise UsageError(
+            f"--horizontal: variable {missing[0]!r} is not on a horizontal grid (no latitude/"
+            "longitude on its dimensions and no CF grid mapping)"
+        )
     clash = [k for k in result.data_vars if k in out.variables]
     if clash:
         raise UsageError(f"--horizontal: {clash[0]!r} is also the name of another output variable")
