@@ -591,3 +591,32 @@ def test_command_geo_on_a_cordex_style_file(tmp_path):
     with xr.open_dataset(out) as w:
         np.testing.assert_array_equal(w.dT_drlon.values, T.grad("rlon", geo=True).values)
         np.testing.assert_array_equal(w.dT_deast.values, T.grad.horizontal().dT_deast.values)
+
+
+def test_command_geo_on_a_mom_style_file(tmp_path):
+    """yt_ocean and yu_ocean: each variable takes the latitude on its own dims."""
+    from xgradient import cli
+
+    yt, yu = np.linspace(-60, 60, 13), np.linspace(-55, 65, 13)
+    xt = np.arange(0.0, 360.0, 10.0)
+    xu = xt + 5
+    deg = {"units": "degrees_N"}
+    ds = xr.Dataset(
+        {
+            "temp": (("yt_ocean", "xt_ocean"), np.cos(np.deg2rad(xt)) * np.cos(np.deg2rad(yt))[:, None]),
+            "u": (("yu_ocean", "xu_ocean"), np.sin(np.deg2rad(xu)) * np.ones((13, 1))),
+        },
+        coords={
+            "yt_ocean": ("yt_ocean", yt, deg),
+            "yu_ocean": ("yu_ocean", yu, deg),
+            "xt_ocean": ("xt_ocean", xt, {"units": "degrees_E"}),
+            "xu_ocean": ("xu_ocean", xu, {"units": "degrees_E"}),
+        },
+    )
+    ds.to_netcdf(tmp_path / "mom.nc")
+    out = tmp_path / "out.nc"
+    args = [str(tmp_path / "mom.nc"), "-o", str(out), "--coord", "xt_ocean", "--coord", "xu_ocean", "--geo", "-q"]
+    assert cli.main(args) == 0
+    with xr.open_dataset(out) as w:
+        np.testing.assert_array_equal(w.dtemp_dxt_ocean.values, ds.temp.grad("xt_ocean", geo=True).values)
+        np.testing.assert_array_equal(w.du_dxu_ocean.values, ds.u.grad("xu_ocean", geo=True).values)

@@ -589,7 +589,7 @@ def _inverse_jacobian(phi, lam, stencils, axes, earth, skipna):
 
     M, N = _coords.radii_of_curvature(phi, *earth)
     hx = N * np.cos(phi)
-    if _is_dask(phi):
+    if is_dask_array(phi):
         east = [hx * (c * d(s, k) - s * d(c, k)) for k in (0, 1)]
         north = [M * d(phi, k) for k in (0, 1)]
         det = east[0] * north[1] - east[1] * north[0]
