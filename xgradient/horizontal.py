@@ -38,6 +38,7 @@ import xarray as xr
 from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
+from . import kernel as _kernel
 from .kernel import numba
 from .labelled import DROPPED_ATTRS, EARTH_RADIUS, Derivative, differentiable_vars
 from .stencil import build_stencil
@@ -674,7 +675,20 @@ def _combine_both(fi, fj, metric, axes):
         ei, ej, ni, nj = (_broadcastable(m, fi.ndim, axes) for m in metric)
         return _combine(fi, fj, ei, ej), _combine(fi, fj, ni, nj)
     m = metric[0].size
-    _fused(fi.reshape(-1, m), fj.reshape(-1, m), *(x.reshape(-1) for x in metric))
+    args = (fi.reshape(-1, m), fj.reshape(-1, m), *(x.reshape(-1) for x in metric))
+    threads = _kernel._cores()
+    if threads <= 1 or fi.size < _kernel.THREAD_MIN_SIZE:
+        _fused(*args, 0, m)
+        return fi, fj
+    # Memory-bound: the grid points split between the kernel's threads (the
+    # calling one does the last share), as the derivatives are.
+    edges = np.linspace(0, m, threads + 1).astype(np.int64)
+    tasks = [_kernel._pool().submit(_fused, *args, a, b) for a, b in zip(edges[:-2], edges[1:-1])]
+    try:
+        _fused(*args, edges[-2], edges[-1])
+    finally:
+        for t in tasks:
+            t.result()
     return fi, fj
 
 
@@ -684,13 +698,14 @@ _TILE = 1024
 if numba is not None:
 
     @numba.njit(nogil=True)
-    def _fused(fi, fj, ei, ej, ni, nj):  # pragma: no cover - compiled
+    def _fused(fi, fj, ei, ej, ni, nj, start, stop):  # pragma: no cover - compiled
         # The same float64 products and sum, in the same order, as
         # _combine: identical bits on the numpy and the dask path. Tiles of
-        # the grid, every level in turn: the metric's tile stays in cache.
-        outer, m = fi.shape
-        for k0 in range(0, m, _TILE):
-            k1 = min(k0 + _TILE, m)
+        # the grid points start..stop, every level in turn: the metric's
+        # tile stays in cache.
+        outer = fi.shape[0]
+        for k0 in range(start, stop, _TILE):
+            k1 = min(k0 + _TILE, stop)
             for o in range(outer):
                 for k in range(k0, k1):
                     a = np.float64(fi[o, k])
