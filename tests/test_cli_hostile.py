@@ -572,3 +572,21 @@ def test_a_huge_declared_variable_is_refused_within_bounded_memory(huge, tmp_pat
     line = one_error_line(res.stderr)
     assert expected in line and "--chunks" in line and "'T'" in line
     assert temp_folders(tmp_path) == [] and not (tmp_path / "o.nc").exists()
+
+
+def test_a_huge_declared_coordinate_is_refused_before_xarray_reads_it(tmp_path):
+    """xarray reads dimension coordinates whole when it opens a file: 16 GB
+    declared in 6 kB must be refused before that."""
+    netCDF4 = pytest.importorskip("netCDF4")
+    src = tmp_path / "coord.nc"
+    with netCDF4.Dataset(src, "w") as nc:
+        nc.createDimension("lat", 2_000_000_000)
+        nc.createVariable("lat", "f8", ("lat",), chunksizes=(1_000_000,))
+        nc.createVariable("T", "f4", ("lat",), chunksizes=(1_000_000,))
+    res = subprocess.run(
+        [sys.executable, "-c", LIMITED, str(src), "-o", str(tmp_path / "o.nc"), "--coord", "lat"],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    line = one_error_line(res.stderr)
+    assert "coordinate '/lat'" in line and "declares 2,000,000,000 values (16 GB)" in line

@@ -302,3 +302,17 @@ def test_the_compression_runs_in_parallel(tmp_path, monkeypatch):
     with dask.config.set(scheduler="threads", num_workers=2):
         xgradient.to_netcdf(ds, tmp_path / "p.nc", {"t": dict(ZLIB1, chunksizes=(1, 8, 8))})
     np.testing.assert_array_equal(read_h5py(tmp_path / "p.nc", "t"), values)
+
+
+def test_an_hdf5_io_failure_reported_as_runtimeerror_becomes_oserror():
+    """HDF5 reports some failed writes (a flush at close) as RuntimeError; the
+    errno in its message makes it the OSError a caller expects."""
+    err = RuntimeError(
+        "Disable slist on flush dest failure failed (file write failed: time = Tue Dec 1 12:10:20 2026 ,\n"
+        " filename = 'x.nc', file descriptor = 4, errno = 28, error message = 'No space left on device')"
+    )
+    converted = ncwrite._as_oserror(err)
+    assert isinstance(converted, OSError) and converted.errno == 28
+    assert "No space left on device" in str(converted) and "\n" not in str(converted)
+    other = RuntimeError("no errno here")
+    assert ncwrite._as_oserror(other) is other

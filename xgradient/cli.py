@@ -231,8 +231,7 @@ def gradient_file(
     for src in sources:
         _check_input(src)
         _check_output(src, dst, overwrite)
-        if not allow_external:
-            _check_storage(src)
+        _check_storage(src, allow_external)
     src = sources[0]
     coords = _unique(coords or [])
     if not coords and not horizontal:
@@ -318,24 +317,27 @@ def _kind(mode):
     return "not a regular file"
 
 
-def _check_storage(src):
-    """Refuse an HDF5 (netCDF-4) input with data outside the file.
+def _check_storage(src, allow_external=False):
+    """Refuse an HDF5 (netCDF-4) input with data outside the file, or huge coordinates.
 
     HDF5 external storage, virtual datasets and external links make the
     library read other files: a hostile input could have the command read a
     file its user can read (a private key) and write it out as a derivative
-    from which its bytes can be rebuilt.
+    from which its bytes can be rebuilt. And xarray reads every dimension
+    coordinate whole when it opens a file: a few kB can declare one of
+    billions of values.
     """
     import h5py
 
     try:
         if not h5py.is_hdf5(src):
-            return  # netCDF-3 (classic) files have no such thing
+            return  # netCDF-3 (classic) files: no such thing, and sizes bounded by the file's
         handle = h5py.File(src, "r")
     except (OSError, ValueError):
         return  # _open says what is wrong with it
     with handle:
-        found = _outside_data(handle)
+        found = [] if allow_external else _outside_data(handle)
+        huge = _huge_coordinates(handle)
     if found:
         name, what = found[0]
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
@@ -343,6 +345,30 @@ def _check_storage(src):
             f"{_printable(name)!r} in {str(src)!r} {what}{more}: xgradient does not read "
             "data from outside its input unless --allow-external is given"
         )
+    if huge:
+        name, size, nbytes, limit = huge[0]
+        raise UsageError(
+            f"coordinate {_printable(name)!r} of {str(src)!r} declares {size:,} values "
+            f"({_bytes(nbytes)}), which xarray would read whole: more than {_bytes(limit)} "
+            "(a quarter of this machine's memory)"
+        )
+
+
+def _huge_coordinates(handle):
+    """[(name, size, bytes, limit)] for the dimension coordinates too large to read whole."""
+    import h5py
+
+    limit = (_memory() or 16 * 2**30) // 4
+    found = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.ndim == 1:
+            nbytes = obj.size * obj.dtype.itemsize
+            if nbytes > limit and obj.attrs.get("CLASS") == b"DIMENSION_SCALE":
+                found.append((obj.name, obj.size, nbytes, limit))
+
+    handle.visititems(visit)
+    return found
 
 
 def _outside_data(handle):
@@ -877,11 +903,21 @@ def _bytes(n):
 
 
 def _memory():
-    """Physical memory in bytes, or None where the system does not say."""
+    """Memory this process may use, in bytes (physical, or a cgroup's limit if lower), or None."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return None
+        total = None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max": no limit
+            total = min(total, int(text)) if total else int(text)
+        break
+    return total
 
 
 def _nc_chunks(shape, itemsize, target=NC_CHUNK_BYTES):
