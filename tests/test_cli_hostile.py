@@ -425,11 +425,34 @@ def test_stale_temporary_folders_of_dead_runs_are_removed(small, tmp_path):
     dead = tmp_path / f"{cli.TEMP_PREFIX}{key}-4194999-0123abcd"  # above any pid_max
     alive = tmp_path / f"{cli.TEMP_PREFIX}{key}-1-0123abcd"  # init runs
     elsewhere = tmp_path / f"{cli.TEMP_PREFIX}00000000-4194999-0123abcd"  # another host
-    for folder in (dead, alive, elsewhere):
+    no_pid = tmp_path / f"{cli.TEMP_PREFIX}{key}-{'9' * 40}-0123abcd"  # no pid is that large
+    for folder in (dead, alive, elsewhere, no_pid):
         folder.mkdir(mode=0o700)
         (folder / "output.nc").write_bytes(b"x" * 1000)
     assert cli.main([str(small), "-o", str(tmp_path / "o.nc"), "--coord", "lat", "-q"]) == 0
-    assert temp_folders(tmp_path) == sorted([alive.name, elsewhere.name])
+    assert temp_folders(tmp_path) == sorted([alive.name, elsewhere.name])  # no_pid: dead too
+
+
+def test_the_temporary_folder_of_a_killed_run_is_removed_by_the_next_one(small, tmp_path):
+    src = tmp_path / "big.nc"
+    make_input(src, shape=(100, 180, 360))  # seconds to write
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xgradient", str(src), "-o", str(tmp_path / "o.nc"), "--coord", "lat", "-q"],
+        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(f"{cli.TEMP_PREFIX}*/*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)
+    if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
+        pytest.skip("the run finished before the signal")
+    proc.kill()
+    proc.wait(timeout=60)
+    assert len(temp_folders(tmp_path)) == 1 and not (tmp_path / "o.nc").exists()
+    assert cli.main([str(small), "-o", str(tmp_path / "other.nc"), "--coord", "lat", "-q"]) == 0
+    assert temp_folders(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------

@@ -1012,7 +1012,7 @@ def _host_key():
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or no pid at all (a planted name)
         return False
     except OSError:  # EPERM: someone else's process
         return True

@@ -68,6 +68,11 @@ def to_netcdf(obj, path, encoding=None, *, unlimited_dims=None):
     ------
     ImportError
         When h5netcdf or h5py is not installed.
+    OSError
+        When the file cannot be written (a full disk: ``errno.ENOSPC``).
+        The file is then closed (or, if HDF5 could not close it, never
+        touched again: HDF5 leaves such a file half torn down, and a later
+        call on it would crash the process) and left incomplete.
 
     See Also
     --------
