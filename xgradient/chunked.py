@@ -68,8 +68,14 @@ def axis_chunks(chunks, smallest, smallest_end) -> tuple[int, ...]:
     return tuple(merged)
 
 
-def _rows_dtype(width):
-    return np.dtype([("weights", np.float64, (width,)), ("start", np.int64)])
+def _rows_dtype(stencil, divisor):
+    """Each row's weights and start, and its divisor when the stencil has
+    numpy's quotient rows (see :mod:`xgradient.stencil`); the dtypes are the
+    stencil's, which say in which precision numpy computes."""
+    fields = [("weights", stencil.weights.dtype, (stencil.width,)), ("start", np.int64)]
+    if divisor:
+        fields.append(("divisor", stencil.divisor.dtype))
+    return np.dtype(fields)
 
 
 def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=None):
@@ -114,9 +120,13 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
         # row reads), so every block counts from `depth` before its start.
         left = np.full(nb, depth if halos else 0)
     # Each block's rows, with start counted from the first point of its halo.
-    rows = np.empty(stencil.size, _rows_dtype(stencil.width))
+    # gaps.fill expects the weighted-sum form, so skipna leaves the quotients out.
+    quotients = stencil.divisor is not None and not skipna
+    rows = np.empty(stencil.size, _rows_dtype(stencil, quotients))
     rows["weights"] = stencil.weights
     rows["start"] = stencil.start - np.repeat(offsets - left, chunks)
+    if quotients:
+        rows["divisor"] = stencil.divisor
     index = tuple(range(x.ndim))
     # One key per block of the axis; blockwise pairs block b of every input
     # with block b of the data along the axis (align_arrays=False: the inputs
@@ -180,8 +190,10 @@ def _block(values, *parts, axis, halos, scale_dims, scale=None):
         (scale,) = parts
         # Back to the block's dimensions: length 1 where the factors do not vary.
         scale = np.expand_dims(scale, [d for d in range(values.ndim) if d not in scale_dims])
+    divisor = rows["divisor"] if "divisor" in rows.dtype.names else None
     return kernel.apply(
-        values, rows["weights"], rows["start"], axis=axis, threads=1, left=lo, right=hi, scale=scale
+        values, rows["weights"], rows["start"], axis=axis, threads=1, left=lo, right=hi, scale=scale,
+        divisor=divisor,
     )
 
 

@@ -54,20 +54,28 @@ def _check_known_chunks(values, axis):
 
 
 def result_dtype(dtype) -> np.dtype:
-    """Float32 stays float32 (complex64 stays complex64); everything else is 64-bit.
+    """The dtype of a derivative of data of `dtype`: numpy.gradient's.
+
+    Floating and complex data keep their dtype (float16 stays float16,
+    complex64 stays complex64), in native byte order; integers and booleans
+    give float64.
 
     Raises
     ------
     TypeError
         For data that are not numbers (strings, datetimes, objects).
+
+    Examples
+    --------
+    >>> result_dtype(np.float16), result_dtype(np.int32), result_dtype(">c8")
+    (dtype('float16'), dtype('float64'), dtype('complex64'))
     """
     dtype = np.dtype(dtype)
     if dtype.kind not in "biufc":
         raise TypeError(f"cannot differentiate data of dtype {dtype}: it must hold numbers")
-    dtype = dtype.newbyteorder("=")
-    if dtype in (np.float32, np.complex64):
-        return dtype
-    return np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
+    if dtype.kind in "fc":
+        return dtype.newbyteorder("=")
+    return np.dtype(np.float64)
 
 
 def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None):
@@ -99,13 +107,16 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
         return chunked.apply_dask(values, stencil, axis, out_dtype, skipna=skipna, scale=scale)
     if not skipna:
         if stencil.period is None:
-            return kernel.apply(values, stencil.weights, stencil.start, axis=axis, scale=scale)
+            return kernel.apply(
+                values, stencil.weights, stencil.start, axis=axis, scale=scale, divisor=stencil.divisor
+            )
         # Wrapped: the other end's points are the halos (views, no copy).
         h = stencil.halo
         left = values[(slice(None),) * axis + (slice(-h, None),)]
         right = values[(slice(None),) * axis + (slice(0, h),)]
         return kernel.apply(
-            values, stencil.weights, stencil.start + h, axis=axis, left=left, right=right, scale=scale
+            values, stencil.weights, stencil.start + h, axis=axis, left=left, right=right, scale=scale,
+            divisor=stencil.divisor,
         )
     if stencil.period is None:
         out = kernel.apply(values, stencil.weights, stencil.start, axis=axis)

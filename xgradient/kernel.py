@@ -13,9 +13,24 @@ Rows are grouped into *runs*: consecutive output rows whose stencils are
 shifted copies of each other (same ``start[i] - i``), lie inside the array
 and use every slot. A run is done with contiguous sweeps; the few other rows
 (one-sided ends, rows reaching into a halo) go through a scalar path that
-reads the halos and skips unused (NaN) slots. Sums are accumulated in float64, in the order
-``((w0 f0 + w1 f1) + w2 f2) + ...`` that ``numpy.gradient`` uses, whatever
-the input's dtype.
+reads the halos and skips unused (NaN) slots. Sums are accumulated in the
+order ``((w0 f0 + w1 f1) + w2 f2) + ...`` that ``numpy.gradient`` uses.
+
+Rows with a divisor (see :mod:`xgradient.stencil`) are numpy's quotients:
+the difference of the row's first and last used points in the data's dtype,
+divided by the divisor in the precision numpy's promotion gives (float64
+unless both are lower).
+
+Precision follows numpy's type promotion exactly: float64 weights with
+float32 data compute in float64 and round once into the float32 result;
+float32 weights with float32 data (a float32 coordinate, or a Python-number
+spacing in :func:`xgradient.gradient`) round every product and sum to
+float32. The compiled loops work in float64 with float32 or float64 data,
+which is exact for every quotient (a float64 quotient of float32 operands
+rounds to the same float32 as the float32 quotient: 53 >= 2 * 24 + 2 bits)
+and for float64-weight sums; the few float32-precision sum rows (the ends)
+are then redone by the numpy loops, and other dtypes (float16, complex,
+longdouble) go through the numpy loops alone.
 
 Two implementations of the same loops live here: a numba-compiled one (used
 when numba imports; compiled once per stencil width, so the sum over the
@@ -47,40 +62,57 @@ TILE = 1 << 17
 # Columns per pass of the rows that sum slot by slot (ends, halos): their
 # float64 sums stay in L1.
 SUM_TILE = 256
+# At most this many float32-precision sum rows are redone by the numpy loops
+# after a compiled pass (the two edge_order=2 ends); more (a float32
+# coordinate's nonuniform interior) go through the numpy loops alone.
+LOW_ROWS_COMPILED = 8
 
 from ._compat import njit, numba
 
 HAVE_NUMBA = numba is not None
 
 
-def runs(weights, start, m) -> np.ndarray:
-    """Group output rows into runs; return an int64 array of (r0, r1, shift, fast).
+SLOW, SUM, QUOTIENT = 0, 1, 2
 
-    Row ``r`` of a fast run reads ``f[r + shift + j]`` for ``j < K``, all in
-    ``[0, m)``; a slow run is a single row, read through the halos.
+
+def runs(weights, start, m, divisor=None) -> np.ndarray:
+    """Group output rows into runs; return an int64 array of (r0, r1, shift, kind).
+
+    Row ``r`` of a fast run (kind SUM or QUOTIENT) reads ``f[r + shift + j]``
+    for ``j < K``, all in ``[0, m)``; a QUOTIENT run's rows divide the
+    difference of slots ``K - 1`` and 0 by their divisor. A SLOW run is a
+    single row, read through the halos.
     """
     rows, K = weights.shape
     r = np.arange(rows)
     shift = start - r
-    fast = (start >= 0) & (start + K <= m) & np.isfinite(weights).all(axis=1)
-    # A new run begins where the row is slow, follows a slow row, or shifts.
+    inside = (start >= 0) & (start + K <= m)
+    finite = np.isfinite(weights)
+    quotient = np.zeros(rows, bool) if divisor is None else np.isfinite(divisor)
+    outer_slots = finite[:, 0] & finite[:, -1] & (weights[:, 0] != 0) & (weights[:, -1] != 0)
+    kind = np.where(
+        inside & ~quotient & finite.all(axis=1), SUM, np.where(inside & quotient & outer_slots, QUOTIENT, SLOW)
+    )
+    # A new run begins where the row is slow, follows a slow row, changes kind or shifts.
     new = np.ones(rows, dtype=bool)
-    new[1:] = ~fast[1:] | ~fast[:-1] | (shift[1:] != shift[:-1])
+    new[1:] = (kind[1:] == SLOW) | (kind[1:] != kind[:-1]) | (shift[1:] != shift[:-1])
     r0 = np.flatnonzero(new)
     r1 = np.append(r0[1:], rows)
-    return np.stack([r0, r1, shift[r0], fast[r0]], axis=1).astype(np.int64)
+    return np.stack([r0, r1, shift[r0], kind[r0]], axis=1).astype(np.int64)
 
 
-def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, scale=None):
+def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, scale=None, divisor=None):
     """Differentiate `values` along `axis` with precomputed stencil rows.
 
     Parameters
     ----------
     values : ndarray
-        Input; ``values.shape[axis]`` is the number of points ``m``. Float32
-        stays float32; other real input is computed as float64.
+        Input; ``values.shape[axis]`` is the number of points ``m``. Floats
+        and complex keep their dtype; integers and booleans are computed
+        as float64 (as numpy.gradient does).
     weights : ndarray, shape (rows, K)
-        Stencil weights (NaN = unused slot), see :mod:`xgradient.stencil`.
+        Stencil weights (NaN = unused slot), see :mod:`xgradient.stencil`;
+        their dtype is the precision numpy would multiply in.
     start : ndarray of int64, shape (rows,)
         First point of each output row's stencil, counted from the first
         point of `left` (from ``values[0]`` when there is no `left`).
@@ -97,6 +129,9 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
         rounding to the output's dtype: shaped like the output with length 1
         along `axis` (or broadcastable to that), e.g. a longitude
         derivative's ``1 / (R cos(lat))``.
+    divisor : ndarray, shape (rows,), optional
+        Quotient rows' denominators (NaN for weighted-sum rows), see
+        :mod:`xgradient.stencil`.
 
     Returns
     -------
@@ -114,13 +149,8 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
     if not -values.ndim <= axis < values.ndim:
         raise np.exceptions.AxisError(axis, values.ndim)
     axis %= values.ndim
-    if values.dtype.kind == "c":
-        parts = [None if a is None else np.asarray(a) for a in (left, right)]
-        real = apply(values.real, weights, start, axis, threads, *(p if p is None else p.real for p in parts), scale)
-        imag = apply(values.imag, weights, start, axis, threads, *(p if p is None else p.imag for p in parts), scale)
-        return real + 1j * imag
-    # Native byte order (netCDF data may arrive big-endian); float32 stays float32.
-    dtype = np.dtype(np.float32 if values.dtype.kind == "f" and values.dtype.itemsize == 4 else np.float64)
+    # Native byte order (netCDF data may arrive big-endian); floats keep their precision.
+    dtype = values.dtype.newbyteorder("=") if values.dtype.kind in "fc" else np.dtype(np.float64)
     shape = values.shape
     m = shape[axis]
     outer = int(np.prod(shape[:axis], dtype=np.int64))
@@ -135,7 +165,13 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
     f = view(values)
     lo = view(left) if left is not None else np.empty((outer, 0, inner), dtype)
     hi = view(right) if right is not None else np.empty((outer, 0, inner), dtype)
-    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    weights = np.ascontiguousarray(weights)
+    if weights.dtype.kind != "f":
+        weights = weights.astype(np.float64)
+    if divisor is not None:
+        divisor = np.ascontiguousarray(divisor)
+        if divisor.dtype.kind != "f":
+            divisor = divisor.astype(np.float64)
     start = np.ascontiguousarray(start, dtype=np.int64) - lo.shape[1]  # now from values[0]
     rows, K = weights.shape
     if rows and (start.min() < -lo.shape[1] or start.max() + K > m + hi.shape[1]):
@@ -147,24 +183,46 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
         scale = scale.reshape(outer, inner)
     out = np.empty((outer, rows, inner), dtype=dtype)
     if outer and rows and inner:
-        plan = runs(weights, start, m)
-        if HAVE_NUMBA:
-            _run_compiled(f, lo, hi, weights, start, plan, out, scale, threads)
+        plan = runs(weights, start, m, divisor)
+        compiled = HAVE_NUMBA and dtype in (np.float32, np.float64) and (
+            divisor is None or divisor.dtype.itemsize <= 8
+        )
+        # Sum rows numpy computes below float64 (float32 weights and data).
+        low = np.flatnonzero(~np.isfinite(divisor) if divisor is not None else np.ones(rows, bool))
+        if np.result_type(dtype, weights.dtype) == np.float64:
+            low = low[:0]
+        if compiled and low.size <= LOW_ROWS_COMPILED:
+            w64 = weights.astype(np.float64, copy=False)
+            d64 = np.full(rows, np.nan) if divisor is None else divisor.astype(np.float64, copy=False)
+            _run_compiled(f, lo, hi, w64, d64, start, plan, out, scale, threads)
+            if low.size:
+                redo = np.stack([low, low + 1, start[low] - low, np.full(low.size, SLOW)], axis=1)
+                with np.errstate(all="ignore"):  # as quiet as the compiled loops
+                    _reference(f, lo, hi, weights, start, redo, out, scale, divisor)
         else:
-            _reference(f, lo, hi, weights, start, plan, out, scale)
+            with np.errstate(all="ignore"):
+                _reference(f, lo, hi, weights, start, plan, out, scale, divisor)
     return out.reshape(shape[:axis] + (rows,) + shape[axis + 1 :])
 
 
-def _reference(f, lo, hi, w, start, plan, out, scale=None):
-    """Pure-numpy version of the compiled loops (same arithmetic order)."""
+def _reference(f, lo, hi, w, start, plan, out, scale=None, divisor=None):
+    """Pure-numpy version of the compiled loops.
+
+    numpy's own operations on operands of numpy.gradient's dtypes, in its
+    order: the same numbers as numpy.gradient for any dtype (complex
+    division by a real is numpy's, a multiply by the reciprocal).
+    """
     K = w.shape[1]
     factor = 1.0 if scale is None else scale[:, None, :]
-    for r0, r1, shift, fast in plan:
-        if fast:
+    for r0, r1, shift, kind in plan:
+        if kind == SUM:
             acc = w[r0:r1, 0, None] * f[:, r0 + shift : r1 + shift, :]
             for j in range(1, K):
                 acc = acc + w[r0:r1, j, None] * f[:, r0 + shift + j : r1 + shift + j, :]
             out[:, r0:r1, :] = acc * factor
+        elif kind == QUOTIENT:
+            diff = f[:, r0 + shift + K - 1 : r1 + shift + K - 1, :] - f[:, r0 + shift : r1 + shift, :]
+            out[:, r0:r1, :] = diff / divisor[r0:r1, None] * factor
         else:
             # The row's points, halos included: a few planes, not the array.
             a, b = start[r0], start[r0] + K
@@ -172,9 +230,13 @@ def _reference(f, lo, hi, w, start, plan, out, scale=None):
             parts += [f[:, max(a, 0) : max(min(b, f.shape[1]), 0)]]
             parts += [hi[:, : b - f.shape[1]] if b > f.shape[1] else hi[:, :0]]
             pts = np.concatenate(parts, axis=1)
-            acc = np.zeros((f.shape[0], f.shape[2]))
-            for j in range(K):
-                if np.isfinite(w[r0, j]):
+            used = [j for j in range(K) if np.isfinite(w[r0, j])]
+            if divisor is not None and np.isfinite(divisor[r0]):
+                used = [j for j in used if w[r0, j] != 0]
+                acc = (pts[:, used[-1], :] - pts[:, used[0], :]) / divisor[r0]
+            else:
+                acc = w[r0, used[0]] * pts[:, used[0], :]
+                for j in used[1:]:
                     acc = acc + w[r0, j] * pts[:, j, :]
             out[:, r0, :] = acc * (1.0 if scale is None else scale)
 
@@ -198,7 +260,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def _run_compiled(f, lo, hi, w, start, plan, out, scale, threads):
+def _run_compiled(f, lo, hi, w, div, start, plan, out, scale, threads):
     outer, rows, inner = out.shape
     loops = _compiled(w.shape[1])
     if inner == 1:
@@ -206,12 +268,12 @@ def _run_compiled(f, lo, hi, w, start, plan, out, scale, threads):
         wt = np.ascontiguousarray(w.T)
 
         def loop(*args):
-            loops.last(f, lo, hi, w, wt, start, plan, out, scale, *args)
+            loops.last(f, lo, hi, w, wt, div, start, plan, out, scale, *args)
 
     else:
 
         def loop(*args):
-            loops.middle(f, lo, hi, w, start, plan, out, scale, *args)
+            loops.middle(f, lo, hi, w, div, start, plan, out, scale, *args)
 
     threads = _cores() if threads is None else threads
     if threads <= 1 or out.size < THREAD_MIN_SIZE:
@@ -246,14 +308,28 @@ if HAVE_NUMBA:
             return hi[o, i - m]
         return f[o, i]
 
+    @numba.njit(nogil=True, cache=True, inline="always")
+    def _used_slots(w, r):  # pragma: no cover - compiled
+        """First and last slot a quotient row differences (finite, non-zero weights)."""
+        first = -1
+        last = -1
+        for j in range(w.shape[1]):
+            wj = w[r, j]
+            if wj == wj and wj != 0.0:
+                if first < 0:
+                    first = j
+                last = j
+        return first, last
+
 
 @functools.cache
 def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
     @njit(nogil=True)
-    def middle(f, lo, hi, w, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
+    def middle(f, lo, hi, w, div, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
         # sc: None, or the factor of each output column (outer, inner).
+        # div: each row's divisor, NaN for a weighted sum.
         inner = f.shape[2]
         acc = np.empty(min(inner, SUM_TILE))  # float64, whatever the data's dtype
         for o in range(o0, o1):
@@ -262,7 +338,25 @@ def _compiled(K):
                 r0 = max(plan[p, 0], R0)
                 r1 = min(plan[p, 1], R1)
                 shift = plan[p, 2]
-                if plan[p, 3]:
+                kind = plan[p, 3]
+                if kind == 2:
+                    # numpy's quotient: the difference in the data's dtype,
+                    # then a true division (never a multiply by 1/d).
+                    for t0 in range(0, inner, TILE):
+                        n = np.uint64(min(TILE, inner - t0))
+                        u0 = np.uint64(t0)
+                        for r in range(r0, r1):
+                            a = fo[r + shift]
+                            b = fo[r + shift + K - 1]
+                            d = div[r]
+                            dst = out[o, r]
+                            for t in range(n):
+                                v = (b[u0 + t] - a[u0 + t]) / d
+                                if sc is None:
+                                    dst[u0 + t] = v
+                                else:
+                                    dst[u0 + t] = v * sc[o, u0 + t]
+                elif kind == 1:
                     # In column tiles: the K input rows a tile reads stay in
                     # cache for the next output row, which reuses K - 1 of them.
                     for t0 in range(0, inner, TILE):
@@ -283,6 +377,18 @@ def _compiled(K):
                     # In small column tiles, so that the float64 sums stay in L1.
                     for r in range(r0, r1):
                         dst = out[o, r]
+                        d = div[r]
+                        if d == d:
+                            j0, j1 = _used_slots(w, r)
+                            a = _point(f, lo, hi, o, start[r] + j0)
+                            b = _point(f, lo, hi, o, start[r] + j1)
+                            for t in range(inner):
+                                v = (b[t] - a[t]) / d
+                                if sc is None:
+                                    dst[t] = v
+                                else:
+                                    dst[t] = v * sc[o, t]
+                            continue
                         for t0 in range(0, inner, SUM_TILE):
                             n = np.uint64(min(SUM_TILE, inner - t0))
                             u0 = np.uint64(t0)
@@ -303,7 +409,7 @@ def _compiled(K):
                                     dst[u0 + t] = acc[t] * sc[o, u0 + t]
 
     @njit(nogil=True)
-    def last(f, lo, hi, w, wt, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
+    def last(f, lo, hi, w, wt, div, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
         # sc: None, or the factor of each output row (outer, 1).
         # Four rows at a time: each weight loaded serves all four.
         for o in range(o0, o1, 4):
@@ -312,7 +418,20 @@ def _compiled(K):
                 r0 = max(plan[p, 0], R0)
                 r1 = min(plan[p, 1], R1)
                 shift = plan[p, 2]
-                if plan[p, 3] and r1 > r0:
+                kind = plan[p, 3]
+                if kind == 2 and r1 > r0:
+                    for oo in range(o, o + rows):
+                        a = f[oo, r0 + shift : r1 + shift]
+                        b = f[oo, r0 + shift + K - 1 : r1 + shift + K - 1]
+                        dv = div[r0:r1]
+                        d = out[oo, r0:r1]
+                        for q in range(np.uint64(r1 - r0)):
+                            v = (b[q] - a[q]) / dv[q]
+                            if sc is None:
+                                d[q] = v
+                            else:
+                                d[q] = v * sc[oo, 0]
+                elif kind == 1 and r1 > r0:
                     # Weights transposed (K, rows), so each slot's weights are
                     # contiguous; slices and unsigned indices, so that no
                     # negative-index wraparound test stops LLVM vectorising.
@@ -353,9 +472,18 @@ def _compiled(K):
                                     d[q] = x
                                 else:
                                     d[q] = x * sc[oo, 0]
-                else:
+                elif kind == 0:
                     for oo in range(o, o + rows):
                         for r in range(r0, r1):
+                            d = div[r]
+                            if d == d:
+                                j0, j1 = _used_slots(w, r)
+                                v = (_point(f, lo, hi, oo, start[r] + j1) - _point(f, lo, hi, oo, start[r] + j0)) / d
+                                if sc is None:
+                                    out[oo, r] = v
+                                else:
+                                    out[oo, r] = v * sc[oo, 0]
+                                continue
                             acc = 0.0
                             for j in range(K):
                                 wj = w[r, j]

@@ -13,6 +13,17 @@ interior rows of a periodic stencil start at ``i - halo``, so the first and
 last ``halo`` rows reach past the ends and wrap). Unused slots of a row (the
 two-point rows of ``edge_order=1``) hold NaN, which the kernel skips, so that a
 NaN in the data only reaches the points whose formula really uses it.
+
+The default first derivative (accuracy 2, not wrapped) is ``numpy.gradient``'s,
+bit for bit, so it is built the way numpy computes it (:func:`numpy_stencil`):
+where numpy divides a difference, ``(f[i+1] - f[i-1]) / (2 h)`` on exactly
+uniform steps and ``(f[1] - f[0]) / h`` at the ``edge_order=1`` ends, the row
+is a *quotient row*: ``divisor[i]`` holds the denominator and the kernel
+computes the difference of the row's first and last used points in the data's
+own dtype, then divides (its weights still hold ``-1/d, 0, 1/d`` for readers
+that want the linear form). The weights and divisor arrays have the dtype of
+numpy's operands (the coordinate's float dtype), because numpy's type
+promotion decides in which precision each product and quotient is rounded.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Stencil", "build_stencil", "fornberg_weights", "validate_coordinate"]
+__all__ = ["Stencil", "build_stencil", "fornberg_weights", "numpy_stencil", "validate_coordinate"]
 
 ACCURACIES = (2, 4, 6)
 EDGE_ORDERS = (1, 2)
@@ -49,6 +60,9 @@ class Stencil:
         What the weights were built for.
     scale : float
         Factor already applied to `weights` (e.g. degrees -> metres).
+    divisor : ndarray, shape (n,), or None
+        For quotient rows (numpy's ``(f[hi] - f[lo]) / d``), ``d``; NaN for
+        rows that are a weighted sum. None when every row is a sum.
     """
 
     weights: np.ndarray
@@ -60,6 +74,7 @@ class Stencil:
     edge_order: int = 1
     accuracy: int = 2
     scale: float = 1.0
+    divisor: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -70,8 +85,14 @@ class Stencil:
         return self.weights.shape[0]
 
     def scaled(self, factor) -> Stencil:
-        """The same stencil with every weight multiplied by `factor`."""
-        return replace(self, weights=self.weights * factor, scale=self.scale * factor)
+        """The same stencil with every weight multiplied by `factor`.
+
+        Quotient rows become weighted sums: a scaled derivative is not
+        numpy's formula anyway, and one multiply per point is cheaper than a
+        divide and a multiply.
+        """
+        weights = self.weights.astype(np.float64) * factor
+        return replace(self, weights=weights, scale=self.scale * factor, divisor=None)
 
     def positions(self, first, stop) -> np.ndarray:
         """Coordinate values of global indices ``first..stop-1``, unwrapped.
@@ -224,31 +245,6 @@ def fornberg_weights(offsets, order=1) -> np.ndarray:
     return np.ascontiguousarray(c[:, order].T)
 
 
-def _three_point(xm, x0, xp, at):
-    """Three-point first-derivative weights at `at` (one of the nodes).
-
-    This is Fornberg's result for three nodes written out the way
-    ``numpy.gradient`` writes it (numpy/lib/_function_base_impl.py), so that
-    accuracy=2 agrees with numpy bit for bit on nonuniform coordinates.
-    """
-    if at == 1:  # interior: dx1 = x0 - xm, dx2 = xp - x0
-        dx1, dx2 = x0 - xm, xp - x0
-        a = -(dx2) / (dx1 * (dx1 + dx2))
-        b = (dx2 - dx1) / (dx1 * dx2)
-        c = dx1 / (dx2 * (dx1 + dx2))
-    elif at == 0:  # left edge, edge_order=2
-        dx1, dx2 = x0 - xm, xp - x0
-        a = -(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2))
-        b = (dx1 + dx2) / (dx1 * dx2)
-        c = -dx1 / (dx2 * (dx1 + dx2))
-    else:  # right edge, edge_order=2
-        dx1, dx2 = x0 - xm, xp - x0
-        a = dx2 / (dx1 * (dx1 + dx2))
-        b = -(dx2 + dx1) / (dx1 * dx2)
-        c = (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2))
-    return np.stack([a, b, c], axis=-1)
-
-
 def _check_options(name, n, order, edge_order, accuracy, period):
     if order not in (1, 2):
         raise ValueError(f"derivative order must be 1 or 2, got {order!r}")
@@ -307,6 +303,7 @@ def build_stencil(x, *, order=1, edge_order=1, accuracy=2, period=None, name=Non
     >>> build_stencil([0.0, 1.0, 3.0], order=2).weights[1]
     array([ 0.66666667, -1.        ,  0.33333333])
     """
+    x_in = x
     x = validate_coordinate(x, name)
     n = x.size
     _check_options(name, n, order, edge_order, accuracy, period)
@@ -327,27 +324,161 @@ def build_stencil(x, *, order=1, edge_order=1, accuracy=2, period=None, name=Non
         pos = stencil.positions(-h, n + h)
         nodes = np.arange(n)[:, None] + np.arange(K)  # into pos
         if accuracy == 2 and order == 1:
-            weights = _three_point(pos[nodes[:, 0]], pos[nodes[:, 1]], pos[nodes[:, 2]], at=1)
-        else:
-            weights = fornberg_weights(pos[nodes] - x[:, None], order)
+            # numpy.gradient's interior rows on the array padded with the
+            # other end (its uniform branch too, when every step, the wrap
+            # step included, is equal).
+            padded = numpy_stencil(n + 2, numpy_spacing(pos))
+            divisor = padded.divisor
+            if divisor is not None and np.isfinite(divisor[1:-1]).any():
+                return replace(stencil, weights=padded.weights[1:-1], divisor=divisor[1:-1])
+            return replace(stencil, weights=padded.weights[1:-1])
+        weights = fornberg_weights(pos[nodes] - x[:, None], order)
         return replace(stencil, weights=weights)
+    if order == 1 and accuracy == 2:
+        spacing = numpy_spacing(x_in)
+        return replace(numpy_stencil(n, spacing, edge_order), coord=x)
     rows = np.arange(n)
     start = np.clip(rows - h, 0, n - K).astype(np.int64)
-    if order == 1 and accuracy == 2:
-        weights = np.full((n, K), np.nan)
-        if n >= 3:
-            i = rows[1:-1]
-            weights[1:-1] = _three_point(x[i - 1], x[i], x[i + 1], at=1)
-        if edge_order == 1:
-            # Two-point differences; slot 2 (or 0 at the right end) unused.
-            d0 = 1.0 / (x[1] - x[0])
-            weights[0, :2] = (-d0, d0)
-            d1 = 1.0 / (x[-1] - x[-2])
-            weights[-1, K - 2 :] = (-d1, d1)
-        else:
-            weights[0] = _three_point(x[0], x[1], x[2], at=0)
-            weights[-1] = _three_point(x[-3], x[-2], x[-1], at=2)
-    else:
-        nodes = start[:, None] + np.arange(K)
-        weights = fornberg_weights(x[nodes] - x[:, None], order)
+    nodes = start[:, None] + np.arange(K)
+    weights = fornberg_weights(x[nodes] - x[:, None], order)
     return Stencil(weights, start, h, None, **options)
+
+
+def numpy_spacing(x):
+    """A coordinate's spacing as ``numpy.gradient`` sees it.
+
+    Integers become float64, other dtypes stay; the steps ``np.diff(x)``, or
+    the first step alone when all are equal (numpy's uniform branch).
+
+    Examples
+    --------
+    >>> numpy_spacing([0, 2, 4])
+    np.float64(2.0)
+    >>> numpy_spacing(np.array([0.0, 1.0, 3.0], dtype=np.float32))
+    array([1., 2.], dtype=float32)
+    """
+    x = np.asarray(x)
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    steps = np.diff(x)
+    return steps[0] if (steps == steps[0]).all() else steps
+
+
+def _operand_dtype(obj, dtype):
+    """The dtype an operand of numpy's formulas has in arithmetic with data of `dtype`.
+
+    A numpy scalar or array keeps its own (the kernel promotes it with the
+    data, as numpy does); a Python number is "weak" (NEP 50) and takes the
+    data's precision; so do numpy integers, which numpy promotes with the
+    data before dividing.
+    """
+    if isinstance(obj, (np.ndarray, np.generic)) and obj.dtype.kind in "fc":
+        return np.empty(0, obj.dtype).real.dtype
+    return np.empty(0, np.result_type(dtype, obj)).real.dtype
+
+
+def numpy_stencil(n, spacing, edge_order=1, dtype=None) -> Stencil:
+    """``numpy.gradient``'s formulas for `n` points, as a :class:`Stencil`.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    spacing : scalar or ndarray of shape (n - 1,)
+        As numpy has it after looking at its argument (:func:`numpy_spacing`):
+        a scalar for its uniform branch (a Python number stays a Python
+        number: its precision follows the data's), else the steps.
+    edge_order : {1, 2}
+    dtype : numpy dtype, optional
+        The data's dtype (integers already counted as float64); needed to
+        resolve a Python-number spacing, ignored otherwise.
+
+    Returns
+    -------
+    Stencil
+        Quotient rows where numpy divides (uniform interior, ``edge_order=1``
+        ends), weighted sums elsewhere, every operand in the dtype numpy's
+        arithmetic gives it.
+
+    Examples
+    --------
+    >>> s = numpy_stencil(4, np.float64(0.5))
+    >>> s.divisor
+    array([0.5, 1. , 1. , 0.5])
+    >>> numpy_stencil(3, np.array([1.0, 2.0]), edge_order=2).weights[1]
+    array([-0.66666667,  0.5       ,  0.16666667])
+    """
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    K = 3 if n >= 3 else 2
+    rows = np.arange(n)
+    start = np.clip(rows - 1, 0, n - K).astype(np.int64)
+    weights = np.full((n, K), np.nan)
+    divisor = np.full(n, np.nan)
+    sums = []  # numpy operands of the weighted-sum rows
+    quotients = []  # and of the divided rows
+
+    def quotient(row, lo, hi, d):
+        quotients.append(d)
+        divisor[row] = d
+        weights[row, lo] = -1.0 / float(d)
+        weights[row, hi] = 1.0 / float(d)
+        if hi - lo == 2:
+            weights[row, 1] = 0.0
+
+    if np.ndim(spacing) == 0:
+        # The operands exactly as numpy writes them, so that each has the
+        # type numpy's expression gives it.
+        if n >= 3:
+            den = 2.0 * spacing
+            quotients.append(den)
+            divisor[1:-1] = den
+            weights[1:-1] = (-1.0 / float(den), 0.0, 1.0 / float(den))
+        if edge_order == 1:
+            quotient(0, 0, 1, spacing)
+            quotient(n - 1, K - 2, K - 1, spacing)
+        else:
+            left = (-1.5 / spacing, 2.0 / spacing, -0.5 / spacing)
+            right = (0.5 / spacing, -2.0 / spacing, 1.5 / spacing)
+            sums += [*left, *right]
+            weights[0], weights[-1] = [float(v) for v in left], [float(v) for v in right]
+    else:
+        dx = np.asarray(spacing)
+        if n >= 3:
+            dx1, dx2 = dx[:-1], dx[1:]
+            a = -(dx2) / (dx1 * (dx1 + dx2))
+            b = (dx2 - dx1) / (dx1 * dx2)
+            c = dx1 / (dx2 * (dx1 + dx2))
+            sums += [a]
+            weights = weights.astype(a.dtype)
+            weights[1:-1] = np.stack([a, b, c], axis=-1)
+        if edge_order == 1:
+            quotient(0, 0, 1, dx[0])
+            quotient(n - 1, K - 2, K - 1, dx[-1])
+        else:
+            dx1, dx2 = dx[0], dx[1]
+            left = (
+                -(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2)),
+                (dx1 + dx2) / (dx1 * dx2),
+                -dx1 / (dx2 * (dx1 + dx2)),
+            )
+            dx1, dx2 = dx[-2], dx[-1]
+            right = (
+                (dx2) / (dx1 * (dx1 + dx2)),
+                -(dx2 + dx1) / (dx1 * dx2),
+                (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2)),
+            )
+            sums += [*left, *right]
+            weights = weights.astype(np.result_type(weights, *left))
+            weights[0], weights[-1] = left, right
+    # Store each operand in the precision numpy computes with it.
+    wtype = np.result_type(*[_operand_dtype(v, dtype) for v in sums]) if sums else np.dtype(np.float64)
+    weights = weights.astype(wtype)
+    if quotients:
+        dtype_q = np.result_type(*[_operand_dtype(v, dtype) for v in quotients])
+        divisor = divisor.astype(dtype_q)
+    else:
+        divisor = None
+    x = np.arange(n, dtype=np.float64) * float(spacing) if np.ndim(spacing) == 0 else None
+    if x is None:
+        x = np.concatenate([[0.0], np.cumsum(np.asarray(spacing, dtype=np.float64))])
+    return Stencil(weights, start, 1, None, x, 1, edge_order, 2, divisor=divisor)
