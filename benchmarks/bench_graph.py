@@ -117,7 +117,7 @@ def main(argv=None):
                 continue
             source = da.ones(n, chunks=n // nchunks)
             methods = {
-                "xgradient.gradient": lambda s=source, x=x: xgradient.gradient(s, x),
+                "xgradient.gradient": lambda s=source, x=x: xgradient.gradient(s, x, axis=0),
                 "dask.array.gradient": lambda s=source, x=x: da.gradient(s, x, axis=0),
                 "xr.differentiate(dask)": lambda s=source, x=x: (
                     xr.DataArray(s, dims="x", coords={"x": x}).differentiate("x").data

@@ -162,8 +162,8 @@ def test_edge_order_ignored_for_higher_accuracy(accuracy):
     x = np.sort(rng.uniform(0, 10, 15))
     values = rng.standard_normal((3, 15))
     np.testing.assert_array_equal(
-        xgradient.gradient(values, x, accuracy=accuracy, edge_order=1),
-        xgradient.gradient(values, x, accuracy=accuracy, edge_order=2),
+        xgradient.gradient(values, x, accuracy=accuracy, edge_order=1, axis=-1),
+        xgradient.gradient(values, x, accuracy=accuracy, edge_order=2, axis=-1),
     )
 
 

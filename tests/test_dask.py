@@ -129,7 +129,7 @@ def test_periodic_small_and_uneven_chunks_against_wrapped_numpy(chunks):
     expected = np.gradient(fp, xp, axis=1)[:, 1:-1]
     d = da.from_array(f, chunks=(1, chunks))
     with no_compute():
-        lazy = xgradient.gradient(d, x, periodic=True)
+        lazy = xgradient.gradient(d, x, periodic=True, axis=-1)
     np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -224,7 +224,7 @@ def test_int_dask_input_gives_float64():
     x = coordinate("random", 10, rng)
     f = rng.integers(-100, 100, (3, 10))
     with no_compute():
-        lazy = xgradient.gradient(da.from_array(f, chunks=(2, 3)), x)
+        lazy = xgradient.gradient(da.from_array(f, chunks=(2, 3)), x, axis=-1)
     assert lazy.dtype == np.float64
     out = lazy.compute()
     assert out.dtype == np.float64

@@ -32,6 +32,7 @@ X = np.array([0.0, 1.0, 2.5, 3.0, 7.0, 8.0])
 
 
 def call(wrap, values=F, coord=X, **kw):
+    kw.setdefault("axis", -1)
     with no_compute():
         return xgradient.gradient(wrap(values), coord, **kw)
 
@@ -133,9 +134,8 @@ def test_datetime_coordinate_needs_accessor(wrap):
     [
         np.array([list("abcdef")] * 2),
         np.array([[object()] * 6] * 2, dtype=object),
-        np.arange(12).reshape(2, 6).astype("datetime64[s]"),
     ],
-    ids=["str", "object", "datetime"],
+    ids=["str", "object"],
 )
 def test_non_numeric_data(wrap, values):
     with pytest.raises(TypeError, match="dtype"):

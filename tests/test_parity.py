@@ -86,14 +86,19 @@ def test_parity_fixed_every_axis(shape, edge_order, decreasing, dtype):
             assert_matches_numpy(out, f, x, axis, edge_order)
 
 
-def test_default_axis_is_last():
+def test_default_axis_is_every_axis_like_numpy():
+    """axis=None (numpy's default): one derivative per axis, a tuple, with one
+    spacing per axis; a single coordinate for a 2-D array is numpy's TypeError."""
     rng = np.random.default_rng(1)
     f = rng.standard_normal((4, 6))
-    x = coordinate("random", 6, rng)
-    np.testing.assert_array_equal(xgradient.gradient(f, x), xgradient.gradient(f, x, axis=1))
-    np.testing.assert_array_equal(
-        xgradient.gradient(f, x)[:, 1:-1], np.gradient(f, x, axis=-1)[:, 1:-1]
-    )
+    y, x = coordinate("random", 4, rng), coordinate("uniform", 6, rng)
+    got = xgradient.gradient(f, y, x)
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, e in zip(got, np.gradient(f, y, x), strict=True):
+        np.testing.assert_array_equal(g, e)
+    np.testing.assert_array_equal(got[1], xgradient.gradient(f, x, axis=1))
+    with pytest.raises(TypeError, match="invalid number of arguments"):
+        xgradient.gradient(f, x)
 
 
 def test_float32_in_float32_out_rounded_once():
@@ -118,7 +123,7 @@ def test_big_endian_float32_stays_float32():
     rng = np.random.default_rng(6)
     x = coordinate("random", 10, rng)
     f = rng.standard_normal(10).astype(">f4")
-    out = xgradient.gradient(f, x)
+    out = xgradient.gradient(f, x, axis=-1)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out[1:-1], np.gradient(f.astype("<f4"), x)[1:-1])
 
@@ -138,7 +143,7 @@ def test_integer_coordinate():
     x = np.array([0, 3, 4, 10, 11, 30], dtype=np.int32)
     f = rng.standard_normal(6)
     for edge_order in (1, 2):
-        out = xgradient.gradient(f, x, edge_order=edge_order)
+        out = xgradient.gradient(f, x, edge_order=edge_order, axis=-1)
         assert_matches_numpy(out, f, x.astype(np.float64), 0, edge_order)
 
 
@@ -147,15 +152,15 @@ def test_decreasing_equals_reversed_increasing():
     x = coordinate("wild", 20, rng)
     f = rng.standard_normal((2, 20))
     for edge_order in (1, 2):
-        up = xgradient.gradient(f, x, edge_order=edge_order)
-        down = xgradient.gradient(f[:, ::-1], x[::-1], edge_order=edge_order)
+        up = xgradient.gradient(f, x, edge_order=edge_order, axis=-1)
+        down = xgradient.gradient(f[:, ::-1], x[::-1], edge_order=edge_order, axis=-1)
         np.testing.assert_allclose(down[:, ::-1], up, rtol=1e-13, atol=scaled_atol(f, x))
 
 
 def test_two_points_edge_order_one():
     x = np.array([1.0, 4.0])
     f = np.array([[2.0, 8.0], [1.0, -5.0]])
-    out = xgradient.gradient(f, x)
+    out = xgradient.gradient(f, x, axis=-1)
     np.testing.assert_array_equal(out, np.gradient(f, x, axis=-1))
     np.testing.assert_array_equal(out, [[2.0, 2.0], [-2.0, -2.0]])
 
@@ -168,7 +173,7 @@ def test_nan_in_data_propagates_like_numpy_nonuniform():
         g = f.copy()
         g[i] = np.nan
         for edge_order in (1, 2):
-            out = xgradient.gradient(g, x, edge_order=edge_order)
+            out = xgradient.gradient(g, x, edge_order=edge_order, axis=-1)
             ref = np.gradient(g, x, edge_order=edge_order)
             np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
 
@@ -360,7 +365,7 @@ def test_uniform_detection_follows_numpy():
     assert numpy_is_uniform(xu)
     f = rng.standard_normal(30)
     for coord in (x, xu):
-        out = xgradient.gradient(f, coord, edge_order=2)
+        out = xgradient.gradient(f, coord, edge_order=2, axis=-1)
         assert_matches_numpy(out, f, coord, 0, 2)
 
 

@@ -3,7 +3,6 @@ whether it is a longitude and whether it goes round the globe."""
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from dataclasses import dataclass
 
@@ -114,8 +113,8 @@ def _numbers(name, var, datetime_unit):
             raise ValueError(
                 f"datetime_unit must be one of {sorted(TIME_UNITS)}, got {datetime_unit!r}"
             )
-        label, seconds = TIME_UNITS[datetime_unit]
-        return _seconds_since_first(name, values) / seconds, label
+        label, _ = TIME_UNITS[datetime_unit]
+        return _time_numbers(name, values, datetime_unit), label
     if kind not in "biuf":
         raise TypeError(
             f"coordinate {name!r} has dtype {values.dtype}; it must hold numbers, "
@@ -125,7 +124,10 @@ def _numbers(name, var, datetime_unit):
     if units is not None and " since " in str(units):
         # Undecoded time ("days since 2000-01-01"): the step is in days.
         units = str(units).split(" since ")[0].strip()
-    return values.astype(np.float64), (str(units) if units is not None else None)
+    # Floats keep their dtype: numpy.gradient (and so xarray's differentiate)
+    # computes a float32 coordinate's weights in float32.
+    numbers = values if values.dtype.kind == "f" else values.astype(np.float64)
+    return numbers, (str(units) if units is not None else None)
 
 
 def _is_cftime(value):
@@ -136,21 +138,25 @@ def _is_cftime(value):
     return isinstance(value, cftime.datetime)
 
 
-def _seconds_since_first(name, values):
+def _time_numbers(name, values, unit):
+    """Times as numbers of `unit` since the earliest, computed as xarray's
+    ``differentiate`` does (``Variable._to_numeric``), so that the two agree
+    bit for bit: datetime64 differences divided once by the unit; cftime
+    differences through microseconds."""
     if values.dtype.kind == "M" or values.dtype.kind == "m":
         if np.isnat(values).any():
             raise ValueError(f"coordinate {name!r} has a missing time (NaT) at index {np.flatnonzero(np.isnat(values))[0]}")
         # In the array's own unit: datetime64[s] may span far more than the
         # +-292 years that nanoseconds can hold.
-        return (values - values[0]) / np.timedelta64(1, "s")
-    first = values[0]
+        return (values - values.min()) / np.timedelta64(1, unit)
     try:
-        delta = [(v - first) / datetime.timedelta(seconds=1) for v in values]
+        delta = values - min(values)
+        seconds = np.reshape([d.total_seconds() for d in delta.ravel()], values.shape)
     except TypeError as err:
         raise TypeError(
             f"coordinate {name!r} mixes dates of different calendars or non-dates: {err}"
         ) from None
-    return np.asarray(delta, dtype=np.float64)
+    return (np.timedelta64(1, "us") / np.timedelta64(1, unit)) * (seconds * 1e6)
 
 
 def _is_angle(name, attrs, cf_units, standard_names, axis, names) -> bool:
@@ -481,7 +487,7 @@ def detect_period(coord: Coordinate) -> float | None:
     """
     if not is_longitude(coord.name, coord.attrs) or coord.values.size < 3:
         return None
-    x = coord.values
+    x = np.asarray(coord.values, dtype=np.float64)
     steps = np.abs(np.diff(x))
     if not np.all(np.isfinite(steps)):
         return None  # stencil validation reports the bad value

@@ -25,12 +25,13 @@ Precision follows numpy's type promotion exactly: float64 weights with
 float32 data compute in float64 and round once into the float32 result;
 float32 weights with float32 data (a float32 coordinate, or a Python-number
 spacing in :func:`xgradient.gradient`) round every product and sum to
-float32. The compiled loops work in float64 with float32 or float64 data,
-which is exact for every quotient (a float64 quotient of float32 operands
-rounds to the same float32 as the float32 quotient: 53 >= 2 * 24 + 2 bits)
-and for float64-weight sums; the few float32-precision sum rows (the ends)
-are then redone by the numpy loops, and other dtypes (float16, complex,
-longdouble) go through the numpy loops alone.
+float32. The compiled loops handle float32 and float64 data: their fast
+runs sum in the weights' precision, their quotients divide in float64, which
+is exact (a float64 quotient of float32 operands rounds to the same float32
+as the float32 quotient: 53 >= 2 * 24 + 2 bits); their slow rows sum in
+float64, so the few of those that numpy sums in float32 (ends, halo rows)
+are redone by the numpy loops. Other dtypes (float16, complex, longdouble)
+go through the numpy loops alone.
 
 Two implementations of the same loops live here: a numba-compiled one (used
 when numba imports; compiled once per stencil width, so the sum over the
@@ -62,10 +63,6 @@ TILE = 1 << 17
 # Columns per pass of the rows that sum slot by slot (ends, halos): their
 # float64 sums stay in L1.
 SUM_TILE = 256
-# At most this many float32-precision sum rows are redone by the numpy loops
-# after a compiled pass (the two edge_order=2 ends); more (a float32
-# coordinate's nonuniform interior) go through the numpy loops alone.
-LOW_ROWS_COMPILED = 8
 
 from ._compat import njit, numba
 
@@ -184,17 +181,27 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
     out = np.empty((outer, rows, inner), dtype=dtype)
     if outer and rows and inner:
         plan = runs(weights, start, m, divisor)
-        compiled = HAVE_NUMBA and dtype in (np.float32, np.float64) and (
-            divisor is None or divisor.dtype.itemsize <= 8
+        # The precision numpy multiplies and adds in: float32 only for
+        # float32 data with float32 (or float16) weights.
+        precision = np.result_type(dtype, weights.dtype)
+        compiled = (
+            HAVE_NUMBA
+            and dtype in (np.float32, np.float64)
+            and precision in (np.float32, np.float64)
+            and (divisor is None or divisor.dtype.itemsize <= 8)
         )
-        # Sum rows numpy computes below float64 (float32 weights and data).
-        low = np.flatnonzero(~np.isfinite(divisor) if divisor is not None else np.ones(rows, bool))
-        if np.result_type(dtype, weights.dtype) == np.float64:
-            low = low[:0]
-        if compiled and low.size <= LOW_ROWS_COMPILED:
-            w64 = weights.astype(np.float64, copy=False)
+        if compiled:
+            # Fast sum runs compile in that precision; the slow rows sum in
+            # float64, so those below float64 are redone by the numpy loops.
+            slow = np.zeros(rows, bool)
+            for r0, r1, _, kind in plan:
+                slow[r0:r1] = kind == SLOW
+            if divisor is not None:
+                slow &= ~np.isfinite(divisor)
+            low = np.flatnonzero(slow) if precision != np.float64 else np.empty(0, np.int64)
+            wk = weights.astype(precision, copy=False)
             d64 = np.full(rows, np.nan) if divisor is None else divisor.astype(np.float64, copy=False)
-            _run_compiled(f, lo, hi, w64, d64, start, plan, out, scale, threads)
+            _run_compiled(f, lo, hi, wk, d64, start, plan, out, scale, threads)
             if low.size:
                 redo = np.stack([low, low + 1, start[low] - low, np.full(low.size, SLOW)], axis=1)
                 with np.errstate(all="ignore"):  # as quiet as the compiled loops

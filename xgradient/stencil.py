@@ -327,7 +327,11 @@ def build_stencil(x, *, order=1, edge_order=1, accuracy=2, period=None, name=Non
             # numpy.gradient's interior rows on the array padded with the
             # other end (its uniform branch too, when every step, the wrap
             # step included, is equal).
-            padded = numpy_stencil(n + 2, numpy_spacing(pos))
+            own = np.asarray(x_in)
+            own = own.astype(np.float64) if own.dtype.kind in "biu" else own
+            # In the coordinate's own dtype, as a padded float32 longitude would be.
+            wrap = (1.0 if x[-1] > x[0] else -1.0) * period
+            padded = numpy_stencil(n + 2, numpy_spacing(np.concatenate([own[-1:] - wrap, own, own[:1] + wrap])))
             divisor = padded.divisor
             if divisor is not None and np.isfinite(divisor[1:-1]).any():
                 return replace(stencil, weights=padded.weights[1:-1], divisor=divisor[1:-1])
