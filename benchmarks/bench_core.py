@@ -6,9 +6,14 @@ axis 1, this times ``.grad``, ``numpy.gradient``,
 memory-bound floor: read it once, write it once). It prints medians and the
 ratios that matter; the first call (numba compile) is timed separately.
 
+``--coord uniform`` takes exactly equal steps instead, where numpy (and so
+xgradient, bit for bit) divides ``(f[i+1] - f[i-1]) / 2h``; ``--dtype
+float32`` times float32 data (a float32 result, numpy's dtype).
+
 Usage::
 
     python benchmarks/bench_core.py [--size 4000] [--repeat 15]
+        [--coord {stretched,uniform}] [--dtype {float64,float32}]
 """
 
 from __future__ import annotations
@@ -37,13 +42,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--coord", choices=("stretched", "uniform"), default="stretched")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     args = parser.parse_args(argv)
     n = args.size
     rng = np.random.default_rng(0)
-    # A smoothly stretched grid (like ocean depth levels) on both axes.
-    s = np.linspace(0.0, 1.0, n)
-    coord = s + 0.3 * s**2
-    values = rng.standard_normal((n, n))
+    if args.coord == "stretched":
+        # A smoothly stretched grid (like ocean depth levels) on both axes.
+        s = np.linspace(0.0, 1.0, n)
+        coord = s + 0.3 * s**2
+    else:
+        coord = np.arange(n) * 0.25  # exactly equal steps: numpy's uniform branch
+    values = rng.standard_normal((n, n)).astype(args.dtype)
     da = xr.DataArray(values, dims=("y", "x"), coords={"y": coord, "x": coord})
 
     t = time.perf_counter()
@@ -56,7 +66,8 @@ def main(argv=None):
     warm = time.perf_counter() - t
     print(f"machine: {platform.machine()}, {platform.python_implementation()} "
           f"{platform.python_version()}, numpy {np.__version__}, xarray {xr.__version__}")
-    print(f"array: {n} x {n} float64 ({values.nbytes / 2**20:.0f} MiB), nonuniform coordinate")
+    print(f"array: {n} x {n} {args.dtype} ({values.nbytes / 2**20:.0f} MiB), "
+          f"{'nonuniform' if args.coord == 'stretched' else 'uniform'} coordinate")
     print(f"first call (numba compile, both axes): {first:.2f} s; warm: {warm:.3f} s "
           f"-> compile ~ {first - warm:.2f} s")
     print()
