@@ -225,9 +225,11 @@ def test_orca2_skipna_never_uses_land_coordinates(orca):
     # orders of magnitude.
     assert relative_error(got.dF_deast, east, ok) < 0.1
     assert relative_error(got.dF_dnorth, north, ok) < 0.1
-    # Away from the coast, skipna changes nothing.
+    # Away from the coast, skipna changes nothing. (Without skipna a land cell
+    # between two ocean cells along a uniform index direction has a number:
+    # numpy's (f[i+1] - f[i-1]) / 2h never reads f[i].)
     plain = F.grad.horizontal()
-    inner = np.isfinite(plain.dF_deast.values)
+    inner = np.isfinite(plain.dF_deast.values) & ~land
     np.testing.assert_allclose(got.dF_deast.values[inner], plain.dF_deast.values[inner], rtol=1e-12)
     # The metric with garbage replaced by a smooth grid gives the same numbers:
     # proof that the garbage is never read.

@@ -272,6 +272,9 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
         return np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
     dtype = result_dtype(f.dtype)  # TypeError for data that are not numbers
     axes = _axes(axis, f.ndim)
+    if _is_dask(f):
+        for ax in axes:
+            _check_known_chunks(f, ax)
     spacings = _spacings(f, varargs, axes)
     out = []
     for ax, spacing in zip(axes, spacings):

@@ -315,7 +315,7 @@ if HAVE_NUMBA:
             return hi[o, i - m]
         return f[o, i]
 
-    @numba.njit(nogil=True, cache=True, inline="always")
+    @njit(nogil=True, inline="always")
     def _used_slots(w, r):  # pragma: no cover - compiled
         """First and last slot a quotient row differences (finite, non-zero weights)."""
         first = -1
