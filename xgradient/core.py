@@ -167,7 +167,7 @@ def _spacings(f, varargs, axes):
     for i, (ax, spacing) in enumerate(zip(axes, spacings)):
         if np.ndim(spacing) == 0:
             continue
-        if _is_dask(spacing):
+        if is_dask_array(spacing):
             spacing = spacing.compute()  # a coordinate is small; the stencil needs its values now
         spacing = np.asanyarray(spacing)
         if spacing.ndim != 1:
@@ -260,7 +260,7 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
         options.edge_order, options.accuracy, options.skipna, options.period
     )
     plain = accuracy == 2 and period is None and not skipna
-    if not _is_dask(f):
+    if not is_dask_array(f):
         _check_not_other_chunked(f)
         f = np.asanyarray(f)
     if isinstance(f, np.ma.MaskedArray) or f.dtype.kind in "mM":
@@ -272,7 +272,7 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
         return np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
     dtype = result_dtype(f.dtype)  # TypeError for data that are not numbers
     axes = _axes(axis, f.ndim)
-    if _is_dask(f):
+    if is_dask_array(f):
         for ax in axes:
             _check_known_chunks(f, ax)
     spacings = _spacings(f, varargs, axes)
