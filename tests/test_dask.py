@@ -174,6 +174,36 @@ def test_accessor_on_dask_is_lazy_and_exact(rng):
         xr.testing.assert_identical(lazy_ds.compute(), ds.grad(coord, accuracy=4))
 
 
+@pytest.mark.parametrize("option", ["geo", "skipna", "periodic-accuracy6"])
+def test_accessor_options_on_dask_equal_memory(option):
+    """.grad on dask data, every chunking of the test, both dask backends: the
+    in-memory bits (checked against numpy and analytic truths in test_geo,
+    test_skipna, test_parity)."""
+    rng = np.random.default_rng(7)
+    lat = np.sort(rng.uniform(-80.0, 80.0, 13))
+    lon = np.arange(0.0, 360.0, 20.0)  # global: wraps
+    values = rng.standard_normal((4, 13, 18))
+    if option == "skipna":
+        values[:, 5:8, 3:6] = np.nan
+    arr = xr.DataArray(
+        values,
+        dims=("time", "lat", "lon"),
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+        name="t",
+    )
+    kw = {
+        "geo": {"geo": True},
+        "skipna": {"skipna": True},
+        "periodic-accuracy6": {"accuracy": 6},
+    }[option]
+    for coord in ("lat", "lon"):
+        expected = arr.grad(coord, **kw)
+        for chunks in ({"lat": 1, "lon": 1}, {"time": 3, "lat": 4, "lon": 7}, {"lon": 5}):
+            with no_compute():
+                lazy = arr.chunk(chunks).grad(coord, **kw)
+            xr.testing.assert_identical(lazy.compute(), expected)
+
+
 def test_accessor_dask_list_of_names_is_lazy(rng):
     arr = xr.DataArray(
         rng.standard_normal((8, 9)), dims=("a", "b"), coords={"a": coordinate("random", 8, rng)}
@@ -317,12 +347,29 @@ class ForeignChunked:
         return np.asarray(self.values, dtype=dtype)
 
 
+class ForeignDuck(ForeignChunked):
+    """The same as a duck array, which xarray wraps as it is (as it wraps cubed's)."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        return NotImplemented
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return NotImplemented
+
+
 def test_other_chunked_array_types_are_refused_not_loaded(rng):
     x = coordinate("random", 8, rng)
     foreign = ForeignChunked(rng.standard_normal((3, 8)), 4)
     with pytest.raises(TypeError, match=r"cannot differentiate a chunked .*ForeignChunked: .*dask"):
         xgradient.gradient(foreign, x, axis=1)
     assert not foreign.loaded
+    # Through the accessor: xarray keeps the duck array, .data hands it on.
+    duck = ForeignDuck(rng.standard_normal((3, 8)), 4)
+    arr = xr.DataArray(duck, dims=("t", "x"), coords={"x": x})
+    assert arr.data is duck
+    with pytest.raises(TypeError, match=r"cannot differentiate a chunked .*ForeignDuck"):
+        arr.grad("x")
+    assert not duck.loaded
     # In-memory arrays with a storage layout (h5py, zarr: a flat tuple) are read as before.
     foreign.chunks = (3, 4)
     np.testing.assert_array_equal(xgradient.gradient(foreign, x, axis=1), xgradient.gradient(foreign.values, x, axis=1))
