@@ -234,6 +234,62 @@ def test_options_still_accepted():
         da.grad("lon", **ok)
 
 
+
+def test_every_front_shows_the_options_with_the_defaults_it_uses():
+    """help() and the API pages list the keywords each front takes, with the
+    values a call without them uses (those of a default Options)."""
+    import inspect
+
+    import xarray as xr
+
+    from xgradient import accessor, horizontal, operators
+    from xgradient.labelled import Derivative
+    from xgradient.options import Options
+
+    everything = {"edge_order", "accuracy", "periodic", "geo", "radius", "skipna", "datetime_unit"}
+    used = {name: getattr(Options(), name) for name in everything}
+    fronts = {
+        accessor.DataArrayGrad.__call__: everything,
+        accessor.DatasetGrad.__call__: everything,
+        Derivative: everything,
+        operators.hessian: everything,
+        operators.laplacian: everything,
+        operators.divergence: everything,
+        operators.vorticity: everything,
+        xr.Dataset().grad.divergence: everything,
+        horizontal.horizontal: everything - {"geo", "datetime_unit"},
+    }
+    if hasattr(accessor, "DataTreeGrad"):
+        fronts[accessor.DataTreeGrad.__call__] = everything
+    for front, names in fronts.items():
+        params = inspect.signature(front).parameters
+        shown = {n: params[n].default for n in names}
+        assert shown == {n: used[n] for n in names}, front
+        assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in names), front
+        doc = front.__doc__ or ""
+        if "Forwards to" not in doc:
+            assert all(f"    {n} : " in doc for n in names), front
+    with pytest.raises(TypeError, match=r"^horizontal\(\) got an unexpected keyword argument 'geo'$"):
+        horizontal.horizontal(field(), geo=True)
+    with pytest.raises(TypeError, match=r"^hessian\(\) got an unexpected keyword argument 'order'$"):
+        operators.hessian(field(), ["lat", "lon"], order=2)
+
+
+@pytest.mark.parametrize(
+    ("options", "name"), [({"skipna": "no"}, "skipna"), ({"accuracy": 2.0}, "accuracy"), ({"radius": 0.0}, "radius")]
+)
+def test_horizontal_refuses_nonsense_options_on_a_curvilinear_grid(options, name):
+    import xarray as xr
+
+    j, i = np.meshgrid(np.arange(6.0), np.arange(7.0), indexing="ij")
+    lat, lon = 10 + 0.5 * j + 0.2 * i, -20 + 0.6 * i - 0.1 * j
+    T = xr.DataArray(lat.copy(), dims=("j", "i"), coords={
+        "lat": (("j", "i"), lat, {"units": "degrees_north"}),
+        "lon": (("j", "i"), lon, {"units": "degrees_east"}),
+    })
+    with pytest.raises(ValueError, match=rf"^{name} must be .*got {options[name]!r}"):
+        T.grad.horizontal(**options)
+
 @pytest.mark.parametrize(
     ("lat", "units", "bad"),
     [

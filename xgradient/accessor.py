@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 import xarray as xr
 
 from . import horizontal as _horizontal
 from . import operators
 from .coords import UnknownCoordinateError
 from .labelled import EARTH_RADIUS, Derivative, differentiable_vars  # noqa: F401  (demo)
-from .options import OPTIONS_DOC
+from .options import takes_options
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
 
@@ -50,99 +52,85 @@ def _output_names(pairs, coords):
     return list(made)
 
 
-_PARAMS_DOC = (
-    """
-    Parameters
-    ----------
-    coord : str or list of str
-        A dimension name or the name of a 1-D coordinate (a non-dimension
-        coordinate such as ``level_height`` is allowed). A dimension without
-        a coordinate is differentiated per index step.
-"""
-    + OPTIONS_DOC
-)
+def _forwards_to(func):
+    """Show `func`'s parameters, after the object, as the method's: its keywords
+    are what the method passes on."""
+
+    def decorate(method):
+        sig = inspect.signature(func)
+        self_ = next(iter(inspect.signature(method).parameters.values()))
+        method.__signature__ = sig.replace(parameters=[self_, *list(sig.parameters.values())[1:]])
+        return method
+
+    return decorate
 
 
 class _Grad:
     def __init__(self, obj):
         self._obj = obj
 
-    def _derivatives(self, names, **options) -> list[Derivative]:
-        return [Derivative(self._obj, c, **options) for c in names]
+    def _derivatives(self, coord, options):
+        """The names `coord` lists (None for one name) and their Derivatives."""
+        names = _names(coord)
+        return names, [Derivative(self._obj, c, **options) for c in names or [coord]]
 
 
 @xr.register_dataarray_accessor("grad")
 class DataArrayGrad(_Grad):
     """Derivatives of a DataArray along named coordinates: ``da.grad("lat")``."""
 
-    def __call__(
-        self,
-        coord,
-        *,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=None,
-        skipna=False,
-        datetime_unit="s",
-    ):
-        names = _names(coord)
-        derivatives = self._derivatives(
-            names or [coord],
-            edge_order=edge_order,
-            accuracy=accuracy,
-            periodic=periodic,
-            geo=geo,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
+    @takes_options()
+    def __call__(self, coord, **options):
+        """Derivative along a named coordinate, using its values as the spacing.
+
+        Parameters
+        ----------
+        coord : str or list of str
+            A dimension name or the name of a 1-D coordinate (a non-dimension
+            coordinate such as ``level_height`` is allowed). A dimension without
+            a coordinate is differentiated per index step.
+        %(options)s
+
+        Returns
+        -------
+        DataArray or Dataset
+            For one name, a DataArray with the same dims, coords and name; for a
+            list, a Dataset with one variable ``d{name}_d{coord}`` per coordinate.
+            Dask-backed input stays lazy. ``units`` is ``"<data units>/<coord
+            units>"`` and ``long_name`` says what was differentiated. Data that
+            are pint quantities (pint-xarray's ``da.pint.quantify()``) give a
+            quantity in those units instead of the attribute.
+
+        Raises
+        ------
+        KeyError, ValueError
+            Unknown name; repeated, non-monotonic or too few coordinate values;
+            `edge_order` or `accuracy` out of range. The message names the
+            coordinate.
+        TypeError
+            Non-numeric coordinate or data.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> depth = xr.DataArray([0.0, 10.0, 30.0, 60.0], dims="depth", attrs={"units": "m"})
+        >>> theta = xr.DataArray(20 - 0.1 * depth**1.5, coords={"depth": depth},
+        ...                      name="theta", attrs={"units": "degC"})
+        >>> dtheta = theta.grad("depth")
+        >>> dtheta.attrs["units"]
+        'degC/m'
+        >>> bool(np.allclose(dtheta, np.gradient(theta, depth)))
+        True
+        """
+        names, derivatives = self._derivatives(coord, options)
         da = self._obj
         if names is None:
             return derivatives[0].apply(da)
         base = da.name if da.name is not None else "f"
-        keys = _output_names([(base, p.coord.name) for p in derivatives], da.coords)
-        return xr.Dataset({key: p.apply(da, name=key) for key, p in zip(keys, derivatives)})
+        keys = _output_names([(base, d.coord.name) for d in derivatives], da.coords)
+        return xr.Dataset({key: d.apply(da, name=key) for key, d in zip(keys, derivatives)})
 
-    __call__.__doc__ = (
-        """Derivative along a named coordinate, using its values as the spacing.
-"""
-        + _PARAMS_DOC
-        + """
-    Returns
-    -------
-    DataArray or Dataset
-        For one name, a DataArray with the same dims, coords and name; for a
-        list, a Dataset with one variable ``d{name}_d{coord}`` per coordinate.
-        Dask-backed input stays lazy. ``units`` is ``"<data units>/<coord
-        units>"`` and ``long_name`` says what was differentiated. Data that
-        are pint quantities (pint-xarray's ``da.pint.quantify()``) give a
-        quantity in those units instead of the attribute.
-
-    Raises
-    ------
-    KeyError, ValueError
-        Unknown name; repeated, non-monotonic or too few coordinate values;
-        `edge_order` or `accuracy` out of range. The message names the
-        coordinate.
-    TypeError
-        Non-numeric coordinate or data.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr, xgradient
-    >>> depth = xr.DataArray([0.0, 10.0, 30.0, 60.0], dims="depth", attrs={"units": "m"})
-    >>> theta = xr.DataArray(20 - 0.1 * depth**1.5, coords={"depth": depth},
-    ...                      name="theta", attrs={"units": "degC"})
-    >>> dtheta = theta.grad("depth")
-    >>> dtheta.attrs["units"]
-    'degC/m'
-    >>> bool(np.allclose(dtheta, np.gradient(theta, depth)))
-    True
-    """
-    )
-
+    @_forwards_to(operators.hessian)
     def hessian(self, coords, **options):
         """Second partial derivatives along several coordinates, as a Dataset.
 
@@ -154,10 +142,7 @@ class DataArrayGrad(_Grad):
         coords : list of str
             Dimension or 1-D coordinate names, each along a different dimension.
         **options
-            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
-            datetime_unit)
-            As for :func:`xgradient.operators.hessian` (``periodic`` may also
-            be a dict of coordinate name -> value).
+            As for :func:`xgradient.operators.hessian`, whose signature shows them.
 
         Returns
         -------
@@ -182,6 +167,7 @@ class DataArrayGrad(_Grad):
         """
         return operators.hessian(self._obj, coords, **options)
 
+    @_forwards_to(operators.laplacian)
     def laplacian(self, coords, **options):
         """Laplacian over several coordinates (on the sphere with ``geo=True``).
 
@@ -194,9 +180,7 @@ class DataArrayGrad(_Grad):
             Dimension or 1-D coordinate names, each along a different
             dimension; with `geo`, a latitude and a longitude.
         **options
-            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
-            datetime_unit)
-            As for :func:`xgradient.operators.laplacian`.
+            As for :func:`xgradient.operators.laplacian`, whose signature shows them.
 
         Returns
         -------
@@ -220,6 +204,7 @@ class DataArrayGrad(_Grad):
         """
         return operators.laplacian(self._obj, coords, **options)
 
+    @_forwards_to(_horizontal.horizontal)
     def horizontal(self, **options):
         """Eastward and northward derivatives per metre, on any horizontal grid.
 
@@ -231,8 +216,7 @@ class DataArrayGrad(_Grad):
         Parameters
         ----------
         **options
-            Keywords (edge_order, accuracy, periodic, radius, skipna, lat, lon)
-            As for :func:`xgradient.horizontal.horizontal`.
+            As for :func:`xgradient.horizontal.horizontal`, whose signature shows them.
 
         Returns
         -------
@@ -262,29 +246,51 @@ class DataArrayGrad(_Grad):
 class DatasetGrad(_Grad):
     """Derivatives of every variable of a Dataset: ``ds.grad("lat")``."""
 
-    def __call__(
-        self,
-        coord,
-        *,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=None,
-        skipna=False,
-        datetime_unit="s",
-    ):
-        names = _names(coord)
-        derivatives = self._derivatives(
-            names or [coord],
-            edge_order=edge_order,
-            accuracy=accuracy,
-            periodic=periodic,
-            geo=geo,
-            radius=radius,
-            skipna=skipna,
-            datetime_unit=datetime_unit,
-        )
+    @takes_options()
+    def __call__(self, coord, **options):
+        """Derivative of every numeric data variable along a named coordinate.
+
+        Each variable is differentiated as ``DataArray.grad`` differentiates
+        it, with the stencil of each coordinate built once for all of them.
+
+        Parameters
+        ----------
+        coord : str or list of str
+            Dimension or 1-D coordinate names, as for ``DataArray.grad``.
+        %(options)s
+
+        Returns
+        -------
+        Dataset
+            For one name, the derivative of every numeric data variable that has
+            the coordinate's dimension, under its own name; for a list, variables
+            ``d{var}_d{coord}``. Dropped: variables without that dimension,
+            non-numeric variables (e.g. cftime ``time_bnds``), boolean masks, CF
+            flag variables (``flag_values``/``flag_masks``/``flag_meanings``), CF
+            grid-mapping variables and CF cell bounds
+            (``xgradient.labelled.skipped_vars`` says which and why).
+
+        Raises
+        ------
+        ValueError
+            As for ``DataArray.grad``; and when two derivatives of a list would
+            have the same name (variables ``a_dx`` and ``a`` along ``y`` and
+            ``x_dy`` both give ``da_dx_dy``): nothing is dropped silently.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xgradient
+        >>> ds = xr.Dataset({"t": ("lat", [1.0, 2.0, 4.0]), "c": ((), 3.0)},
+        ...                 coords={"lat": [0.0, 1.0, 3.0]})
+        >>> ds.grad("lat")
+        <xarray.Dataset> Size: 48B
+        Dimensions:  (lat: 3)
+        Coordinates:
+          * lat      (lat) float64 24B 0.0 1.0 3.0
+        Data variables:
+            t        (lat) float64 24B 1.0 1.0 1.0
+        """
+        names, derivatives = self._derivatives(coord, options)
         ds = self._obj
         jobs = [(name, d) for d in derivatives for name in differentiable_vars(ds, d.coord.dim)]
         if names is None:
@@ -294,44 +300,7 @@ class DatasetGrad(_Grad):
         out = {key: d.apply(ds[name], name=key) for key, (name, d) in zip(keys, jobs)}
         return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
 
-    __call__.__doc__ = (
-        """Derivative of every numeric data variable along a named coordinate.
-"""
-        + _PARAMS_DOC
-        + """
-    Returns
-    -------
-    Dataset
-        For one name, the derivative of every numeric data variable that has
-        the coordinate's dimension, under its own name; for a list, variables
-        ``d{var}_d{coord}``. Dropped: variables without that dimension,
-        non-numeric variables (e.g. cftime ``time_bnds``), boolean masks, CF
-        flag variables (``flag_values``/``flag_masks``/``flag_meanings``), CF
-        grid-mapping variables and CF cell bounds
-        (``xgradient.labelled.skipped_vars`` says which and why).
-
-    Raises
-    ------
-    ValueError
-        As for ``DataArray.grad``; and when two derivatives of a list would
-        have the same name (variables ``a_dx`` and ``a`` along ``y`` and
-        ``x_dy`` both give ``da_dx_dy``): nothing is dropped silently.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr, xgradient
-    >>> ds = xr.Dataset({"t": ("lat", [1.0, 2.0, 4.0]), "c": ((), 3.0)},
-    ...                 coords={"lat": [0.0, 1.0, 3.0]})
-    >>> ds.grad("lat")
-    <xarray.Dataset> Size: 48B
-    Dimensions:  (lat: 3)
-    Coordinates:
-      * lat      (lat) float64 24B 0.0 1.0 3.0
-    Data variables:
-        t        (lat) float64 24B 1.0 1.0 1.0
-    """
-    )
-
+    @_forwards_to(operators.divergence)
     def divergence(self, u="u", v="v", **options):
         """Horizontal divergence of the vector (`u`, `v`) of this Dataset.
 
@@ -346,9 +315,7 @@ class DatasetGrad(_Grad):
             Coordinates to differentiate along; by default the longitude and
             latitude, or the coordinates with CF ``axis`` X and Y.
         **options
-            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
-            datetime_unit)
-            As for :func:`xgradient.operators.divergence`.
+            As for :func:`xgradient.operators.divergence`, whose signature shows them.
 
         Returns
         -------
@@ -374,6 +341,7 @@ class DatasetGrad(_Grad):
         """
         return operators.divergence(self._obj, u, v, **options)
 
+    @_forwards_to(operators.vorticity)
     def vorticity(self, u="u", v="v", **options):
         """Relative vorticity (vertical component of the curl) of (`u`, `v`).
 
@@ -382,15 +350,10 @@ class DatasetGrad(_Grad):
 
         Parameters
         ----------
-        u, v : str, default "u", "v"
-            Names of the x (eastward) and y (northward) components.
-        x, y : str, optional
-            Coordinates to differentiate along; by default the longitude and
-            latitude, or the coordinates with CF ``axis`` X and Y.
+        u, v, x, y : str
+            As for :meth:`divergence`.
         **options
-            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
-            datetime_unit)
-            As for :func:`xgradient.operators.vorticity`.
+            As for :func:`xgradient.operators.vorticity`, whose signature shows them.
 
         Returns
         -------
@@ -400,9 +363,8 @@ class DatasetGrad(_Grad):
         Examples
         --------
         >>> import numpy as np, xarray as xr, xgradient
-        >>> x = np.array([0.0, 1.0, 3.0, 4.0])
-        >>> y = np.array([0.0, 2.0, 3.0])
-        >>> X, Y = np.meshgrid(x, y)
+        >>> x, y = np.array([0.0, 0.5, 2.0, 4.0]), np.array([-1.0, 0.0, 2.5])
+        >>> X, Y = np.meshgrid(x, y)  # solid-body rotation
         >>> ds = xr.Dataset({"u": (("y", "x"), -Y), "v": (("y", "x"), X)},
         ...                 coords={"x": ("x", x, {"axis": "X"}), "y": ("y", y, {"axis": "Y"})})
         >>> ds.grad.vorticity().values  # dv/dx - du/dy = 1 + 1
@@ -412,6 +374,7 @@ class DatasetGrad(_Grad):
         """
         return operators.vorticity(self._obj, u, v, **options)
 
+    @_forwards_to(_horizontal.horizontal)
     def horizontal(self, **options):
         """Eastward and northward derivatives per metre of every variable on a horizontal grid.
 
@@ -421,8 +384,7 @@ class DatasetGrad(_Grad):
         Parameters
         ----------
         **options
-            Keywords (edge_order, accuracy, periodic, radius, skipna, lat, lon)
-            As for :func:`xgradient.horizontal.horizontal`.
+            As for :func:`xgradient.horizontal.horizontal`, whose signature shows them.
 
         Returns
         -------
@@ -453,6 +415,7 @@ class DataTreeGrad:
     def __init__(self, tree):
         self._tree = tree
 
+    @takes_options()
     def __call__(self, coord, **options):
         """Derivative of every numeric data variable of every node that has `coord`.
 
@@ -465,9 +428,7 @@ class DataTreeGrad:
         coord : str or list of str
             A dimension or 1-D coordinate name; a list differentiates each
             node along those of the names it has.
-        **options
-            Keywords (edge_order, accuracy, periodic, geo, radius, skipna,
-            datetime_unit), as for ``Dataset.grad``.
+        %(options)s
 
         Returns
         -------

@@ -38,8 +38,10 @@ import xarray as xr
 from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
+from . import kernel as _kernel
 from .kernel import numba
 from .labelled import DROPPED_ATTRS, EARTH_RADIUS, Derivative, differentiable_vars
+from .options import Options, takes_options
 from .stencil import build_stencil
 
 __all__ = ["horizontal"]
@@ -53,17 +55,20 @@ _X_NAMES = {"projection_x_coordinate", "grid_longitude", "projection_x_angular_c
 _Y_NAMES = {"projection_y_coordinate", "grid_latitude", "projection_y_angular_coordinate"}
 
 
-def horizontal(
-    obj,
-    *,
-    edge_order=1,
-    accuracy=2,
-    periodic=None,
-    radius=None,
-    skipna=False,
-    lat=None,
-    lon=None,
-):
+# The shared options horizontal() takes (`periodic` means something else here).
+_OPTIONS = ("edge_order", "accuracy", "radius", "skipna")
+
+
+@takes_options(
+    _OPTIONS,
+    notes={
+        "accuracy": "Here the order of the data's stencils and of the Jacobian's.",
+        "radius": "horizontal() always works per metre.",
+        "skipna": "The metric of a cell beside a NaN comes from the same one-sided "
+        "stencils as its data.",
+    },
+)
+def horizontal(obj, *, periodic=None, lat=None, lon=None, **options):
     """Eastward and northward derivatives per metre, on any horizontal grid.
 
     Parameters
@@ -71,24 +76,15 @@ def horizontal(
     obj : DataArray or Dataset
         The field (a Dataset: each numeric data variable that lies on a
         horizontal grid; the others are dropped).
-    edge_order : {1, 2}, default 1
-        Accuracy of the one-sided differences at the ends of the grid.
-    accuracy : {2, 4, 6}, default 2
-        Order of the interior stencils (of the data and of the Jacobian).
     periodic : None, bool or str, default None
         ``None`` wraps a global longitude, or the index direction of a global
         curvilinear grid whose first and last columns are neighbours (ORCA);
         ``True`` wraps the longitude (or the index direction along which the
         longitude turns); a dimension name wraps that direction; ``False``
         never wraps.
-    radius : float, optional
-        Sphere radius in metres. Default: the CF grid mapping's
-        (``earth_radius``, ``semi_major_axis``; on an ellipsoid the
-        meridional and prime-vertical radii of curvature), else 6371008.8.
-    skipna : bool, default False
-        NaN cells act as boundaries, for the data and for the metric.
     lat, lon : str, optional
         Names of the latitude and longitude coordinates, when several could be.
+    %(options)s
 
     Returns
     -------
@@ -123,17 +119,11 @@ def horizontal(
     >>> bool(np.allclose(g.dT_dnorth, per_degree)), bool(np.allclose(g.dT_deast, 0, atol=1e-12))
     (True, True)
     """
-    options = {
-        "edge_order": edge_order,
-        "accuracy": accuracy,
-        "periodic": periodic,
-        "radius": radius,
-        "skipna": bool(skipna),
-    }
     if not (periodic is None or isinstance(periodic, (bool, np.bool_, str))):
         raise ValueError(
             f"periodic must be None, True, False or a dimension name for horizontal(), got {periodic!r}"
         )
+    options = _grid_options(periodic, options)
     # pint quantities as coordinates (2-D lat/lon too): the grids are built
     # from their numbers and units attributes; the results keep the originals.
     plain, _ = _units.plain_coords(obj)
@@ -174,14 +164,14 @@ def _dataset(results, coords, attrs):
     return out.assign_coords({k: c.variable for k, c in coords.items() if set(c.dims) <= used})
 
 
-def east_north(ds, names, *, lat=None, lon=None, **options):
+def east_north(ds, names, *, periodic=None, lat=None, lon=None, **options):
     """{name: (d/deast, d/dnorth)} of the variables `names` of `ds`, and their grid.
 
     For the operators: the grid (one for all of `names`) also gives
     ``tan(lat) / N(lat)``, the metric term of the divergence and vorticity.
+    `options` are those of :func:`horizontal`.
     """
-    options = {"edge_order": 1, "accuracy": 2, "periodic": None, "radius": None, "skipna": False, **options}
-    options["skipna"] = bool(options["skipna"])
+    options = _grid_options(periodic, options)
     grids = {}
     out = {}
     for name in names:
@@ -191,6 +181,13 @@ def east_north(ds, names, *, lat=None, lon=None, **options):
     if len(grids) != 1:
         raise ValueError(f"the variables {list(names)} are not on one horizontal grid")
     return out, next(iter(grids.values()))
+
+
+def _grid_options(periodic, options) -> dict:
+    """The options of a grid: `options` checked by :class:`~xgradient.options.Options`,
+    and `periodic` as :func:`horizontal` takes it."""
+    checked = Options(**options)
+    return {name: getattr(checked, name) for name in _OPTIONS} | {"periodic": periodic}
 
 
 class _NoGrid(ValueError):
@@ -675,7 +672,19 @@ def _combine_both(fi, fj, metric, axes):
         return _combine(fi, fj, ei, ej), _combine(fi, fj, ni, nj)
     m = metric[0].size
     args = (fi.reshape(-1, m), fj.reshape(-1, m), *(x.reshape(-1) for x in metric))
-    _fused(*args, 0, m)
+    threads = _kernel._cores()
+    if threads <= 1 or fi.size < _kernel.THREAD_MIN_SIZE:
+        _fused(*args, 0, m)
+        return fi, fj
+    # Memory-bound: the grid points split between the kernel's threads (the
+    # calling one does the last share), as the derivatives are.
+    edges = np.linspace(0, m, threads + 1).astype(np.int64)
+    tasks = [_kernel._pool().submit(_fused, *args, a, b) for a, b in zip(edges[:-2], edges[1:-1])]
+    try:
+        _fused(*args, edges[-2], edges[-1])
+    finally:
+        for t in tasks:
+            t.result()
     return fi, fj
 
 

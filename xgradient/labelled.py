@@ -7,13 +7,15 @@ applies it to any number of variables, with metadata.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import xarray as xr
 
 from . import coords as _coords
 from . import units as _units
 from .core import differentiate, result_dtype
-from .options import EARTH_RADIUS, Options
+from .options import EARTH_RADIUS, Options, takes_options
 from .stencil import build_stencil
 
 __all__ = ["EARTH_RADIUS", "Derivative", "called", "differentiable_vars", "skipped_vars", "which_variable"]
@@ -40,6 +42,7 @@ DROPPED_ATTRS = {
 }
 
 
+@takes_options()
 class Derivative:
     """One coordinate, resolved and turned into a stencil, once for all variables.
 
@@ -51,9 +54,7 @@ class Derivative:
         Dimension or 1-D coordinate name.
     order : {1, 2}
         First or second derivative.
-    **options
-        As for ``.grad``: edge_order, accuracy, periodic, geo, radius,
-        skipna, datetime_unit; validated by :class:`~xgradient.options.Options`.
+    %(options)s
 
     Examples
     --------
@@ -63,63 +64,36 @@ class Derivative:
     array([2., 2., 2., 2.])
     """
 
-    def __init__(
-        self,
-        obj,
-        coord,
-        *,
-        order=1,
-        edge_order=1,
-        accuracy=2,
-        periodic=None,
-        geo=False,
-        radius=None,
-        skipna=False,
-        datetime_unit="s",
-    ):
-        try:
-            self.options = Options(
-                edge_order=edge_order,
-                accuracy=accuracy,
-                periodic=periodic,
-                geo=geo,
-                radius=radius,
-                skipna=skipna,
-                datetime_unit=datetime_unit,
-            )
-        except ValueError as err:
-            raise ValueError(f"{err} (differentiating along {coord!r})") from None
+    def __init__(self, obj, coord, *, order=1, **options):
+        with _naming(coord):
+            self.options = options = Options(**options)
         # pint quantities as coordinates: numbers and a units attribute from
         # here on; their pint unit is kept for quantified results.
         obj, quantified = _units.plain_coords(obj)
-        if geo:
+        if options.geo:
             _check_latitudes(obj)
-        self.coord = _coords.resolve(obj, coord, datetime_unit)
+        self.coord = _coords.resolve(obj, coord, options.datetime_unit)
         self.coord_quantity_units = quantified.get(self.coord.name)
         self.metric = None  # per-point factor (DataArray) the results are multiplied by
-        self.geo = bool(geo)
+        self.geo = options.geo
         self.order = order
-        self.skipna = bool(skipna)
-        if periodic is None:
+        self.skipna = options.skipna
+        if options.periodic is None:
             period = _coords.detect_period(self.coord)
         else:
-            period = self.options.period
-        try:
+            period = options.period
+        # Options errors do not name the coordinate on their own.
+        with _naming(coord, unless_named=True):
             self.stencil = build_stencil(
                 self.coord.values,
                 order=order,
-                edge_order=edge_order,
-                accuracy=accuracy,
+                edge_order=options.edge_order,
+                accuracy=options.accuracy,
                 period=period,
                 name=coord,
             )
-        except ValueError as err:
-            # Options errors do not name the coordinate on their own.
-            if repr(coord) in str(err):
-                raise
-            raise ValueError(f"{err} (differentiating along {coord!r})") from None
-        if geo:
-            self._geo(obj, radius)
+        if options.geo:
+            self._geo(obj, options.radius)
 
     def _geo(self, obj, radius):
         """Angles -> metres on the sphere (or ellipsoid) of the radius rule.
@@ -274,6 +248,17 @@ class Derivative:
         which = "derivative" if self.order == 1 else "second derivative"
         attrs["long_name"] = f"{which} of {called(da)} with respect to {self.coord.name}"
         return attrs
+
+
+@contextlib.contextmanager
+def _naming(coord, unless_named=False):
+    """A ValueError raised inside says which coordinate it is about."""
+    try:
+        yield
+    except ValueError as err:
+        if unless_named and repr(coord) in str(err):
+            raise
+        raise ValueError(f"{err} (differentiating along {coord!r})") from None
 
 
 def _check_latitudes(obj):

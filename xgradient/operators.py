@@ -15,8 +15,6 @@ numbers come from the same stencils as ``.grad``:
 
 from __future__ import annotations
 
-import re
-import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -25,59 +23,23 @@ import xarray as xr
 from . import coords as _coords
 from . import units as _units
 from .labelled import Derivative, called, which_variable
+from .options import DEFAULTS, takes_options
 
 __all__ = ["divergence", "hessian", "laplacian", "vorticity"]
 
-OPTIONS_DOC = """    edge_order : {1, 2}, default 1
-        Accuracy of the one-sided first differences at the ends (as
-        ``numpy.gradient``; used with accuracy=2).
-    accuracy : {2, 4, 6}, default 2
-        Order of the interior stencils. Second-derivative stencils have
-        ``accuracy + 1`` points everywhere, so they are one order less
-        accurate at the two ends of a non-periodic coordinate.
-    periodic : None, bool, float or dict, default None
-        As for ``.grad``, applied to every coordinate (``None`` wraps only a
-        longitude that goes round the globe). A dict maps coordinate names
-        to such values (missing names get ``None``), e.g. ``{"lon": True}``;
-        use it rather than ``periodic=True`` on a lat/lon grid, which would
-        wrap the latitude too.
-    geo : bool, default False
-        Work per metre on a sphere of `radius`: the coordinates must be a
-        latitude and a longitude in degrees, and the spherical metric terms
-        are included (see Notes). Results are NaN at a pole.
-    radius : float, optional
-        Sphere radius in metres for `geo`. Default: the object's CF grid
-        mapping's (``earth_radius`` or ``semi_major_axis``), else 6371008.8.
-    skipna : bool, default False
-        Treat NaN cells as boundaries, as for ``.grad``.
-    datetime_unit : str, default "s"
-        Unit of time for datetime64 and cftime coordinates.
-"""
-
-
-_VECTOR_PARAMS = """    ds : Dataset
-        Holds the two components.
-    u, v : str, default "u", "v"
-        Names of the x (eastward) and y (northward) components.
-    x, y : str, optional
-        The coordinates to differentiate along. By default the coordinate of
-        `u` that is a longitude (resp. latitude: CF units, standard_name or a
-        name like lon/lat) or, without `geo`, has the CF attribute ``axis:
-        X`` (resp. ``Y``).
-"""
-
-_PLACEHOLDER = re.compile(r"^( *)%\((\w+)\)s\n", re.MULTILINE)
-
-
-def _fill_doc(func):
-    """Put the shared parameter descriptions into `func`'s docstring, at its indentation."""
-    parts = {"options": OPTIONS_DOC, "vector": _VECTOR_PARAMS}
-
-    def fill(m):
-        return textwrap.indent(textwrap.dedent(parts[m.group(2)]), m.group(1))
-
-    func.__doc__ = _PLACEHOLDER.sub(fill, func.__doc__)
-    return func
+# What the operators do differently with the shared options.
+_OPTION_NOTES = {
+    "notes": {
+        "accuracy": "Second-derivative stencils have ``accuracy + 1`` points everywhere, "
+        "so they are one order less accurate at the two ends of a non-periodic coordinate.",
+        "periodic": "Applied to every coordinate. A dict maps coordinate names to such "
+        'values (missing names get ``None``), e.g. ``{"lon": True}``; use it rather than '
+        "``periodic=True`` on a lat/lon grid, which would wrap the latitude too.",
+        "geo": "The coordinates must be a latitude and a longitude, and the spherical "
+        "metric terms are included (see Notes).",
+    },
+    "kinds": {"periodic": "None, bool, float or dict, default None"},
+}
 
 
 # ---------------------------------------------------------------------------
@@ -97,15 +59,20 @@ def _periodic_for(periodic, coord, known):
 
 
 class _Derivatives:
-    """Derivatives along several coordinates of one object, built once each."""
+    """Derivatives along several coordinates of one object, built once each.
 
-    def __init__(self, obj, names, *, periodic, **options):
+    `options` are the shared options as given; ``periodic`` may be a dict of
+    coordinate name -> value.
+    """
+
+    def __init__(self, obj, names, options):
         names = list(names)
         if not names:
             raise ValueError("no coordinate given: pass a list of coordinate names")
         self.obj = obj
         self.names = names
-        self.options = options
+        periodic = options.get("periodic", DEFAULTS["periodic"])
+        self.options = {k: v for k, v in options.items() if k != "periodic"}
         self.periodic = {c: _periodic_for(periodic, c, names) for c in names}
         self._cache = {}
         dims = {}
@@ -122,6 +89,7 @@ class _Derivatives:
                     "run along different dimensions"
                 )
             dims[d] = c
+        self.geo = self.get(names[0], 1).geo  # validated
 
     def get(self, coord, order) -> Derivative:
         key = (coord, order)
@@ -212,19 +180,8 @@ def _check_dataarray(da, what):
 # Second derivatives of a scalar
 
 
-@_fill_doc
-def hessian(
-    da,
-    coords,
-    *,
-    edge_order=1,
-    accuracy=2,
-    periodic=None,
-    geo=False,
-    radius=None,
-    skipna=False,
-    datetime_unit="s",
-):
+@takes_options(**_OPTION_NOTES)
+def hessian(da, coords, **options):
     """Second partial derivatives of a DataArray along several coordinates.
 
     Parameters
@@ -234,6 +191,7 @@ def hessian(
     coords : list of str
         Dimension or 1-D coordinate names, each along a different dimension.
     %(options)s
+
     Returns
     -------
     Dataset
@@ -289,17 +247,8 @@ def hessian(
     """
     _check_dataarray(da, "hessian")
     names = [coords] if isinstance(coords, str) else list(coords)
-    derivatives = _Derivatives(
-        da,
-        names,
-        periodic=periodic,
-        edge_order=edge_order,
-        accuracy=accuracy,
-        geo=geo,
-        radius=radius,
-        skipna=skipna,
-        datetime_unit=datetime_unit,
-    )
+    derivatives = _Derivatives(da, names, options)
+    geo = derivatives.geo
     base = da.name if da.name is not None else "f"
     out = {}
     for i, c1 in enumerate(names):
@@ -332,29 +281,17 @@ def _mixed(da, derivatives, c1, c2, key, geo):
     )
 
 
-@_fill_doc
-def laplacian(
-    da,
-    coords,
-    *,
-    edge_order=1,
-    accuracy=2,
-    periodic=None,
-    geo=False,
-    radius=None,
-    skipna=False,
-    datetime_unit="s",
-):
+@takes_options(**_OPTION_NOTES)
+def laplacian(da, coords, **options):
     """Laplacian of a DataArray over several coordinates.
 
     Parameters
     ----------
-    da : DataArray
-        The field.
-    coords : list of str
-        Dimension or 1-D coordinate names, each along a different dimension;
-        with `geo`, a latitude and a longitude.
+    da, coords
+        As for :func:`hessian`; with `geo`, `coords` are a latitude and a
+        longitude.
     %(options)s
+
     Returns
     -------
     DataArray
@@ -396,17 +333,8 @@ def laplacian(
     """
     _check_dataarray(da, "laplacian")
     names = [coords] if isinstance(coords, str) else list(coords)
-    derivatives = _Derivatives(
-        da,
-        names,
-        periodic=periodic,
-        edge_order=edge_order,
-        accuracy=accuracy,
-        geo=geo,
-        radius=radius,
-        skipna=skipna,
-        datetime_unit=datetime_unit,
-    )
+    derivatives = _Derivatives(da, names, options)
+    geo = derivatives.geo
     terms = [derivatives.get(c, 2).apply(da) for c in names]
     if geo:
         lats = [c for c in names if _coords.is_latitude(c, derivatives.get(c, 1).coord.attrs)]
@@ -482,7 +410,7 @@ def _vector_setup(ds, u, v, x, y, geo, options):
             )
     x = _find_axis(ds, u, "x", geo) if x is None else x
     y = _find_axis(ds, u, "y", geo) if y is None else y
-    derivatives = _Derivatives(ds, [x, y], **options, geo=geo)
+    derivatives = _Derivatives(ds, [x, y], options)
     if geo:
         _geo_pair(derivatives, x, y)
     return ds[u], ds[v], x, y, derivatives
@@ -514,7 +442,7 @@ def _curvilinear_vector(ds, u, v, kind, options):
     """
     from . import horizontal as _horizontal
 
-    options = {k: val for k, val in options.items() if k != "datetime_unit"}
+    options = {k: val for k, val in options.items() if k not in ("geo", "datetime_unit")}
     for role, name in (("u", u), ("v", v)):
         if name not in ds.data_vars:
             raise KeyError(
@@ -569,28 +497,41 @@ def _vector_result(ds, terms, ua, va, derivatives, x, y, geo, kind):
     )
 
 
-@_fill_doc
-def divergence(
-    ds,
-    u="u",
-    v="v",
-    *,
-    x=None,
-    y=None,
-    edge_order=1,
-    accuracy=2,
-    periodic=None,
-    geo=False,
-    radius=None,
-    skipna=False,
-    datetime_unit="s",
-):
+def _vector(kind, ds, u, v, x, y, options):
+    """Divergence (du/dx + dv/dy) or vorticity (dv/dx - du/dy) of (u, v) in `ds`,
+    with the spherical metric term when ``geo``."""
+    geo = options.get("geo", DEFAULTS["geo"])  # checked by the Derivatives below
+    if _on_curvilinear(ds, u, x, y, geo):
+        return _curvilinear_vector(ds, u, v, kind, options)
+    ua, va, x, y, derivatives = _vector_setup(ds, u, v, x, y, geo, options)
+    d_dx, d_dy = derivatives.get(x, 1), derivatives.get(y, 1)
+    if kind == "divergence":
+        terms = [d_dx.apply(ua), d_dy.apply(va)]
+    else:
+        terms = [d_dx.apply(va), -d_dy.apply(ua)]
+    if geo:
+        tan = _tan_lat_over_radius(d_dy, terms[1])
+        terms.append(-tan * va if kind == "divergence" else tan * ua)
+    return _vector_result(ds, terms, ua, va, derivatives, x, y, geo, kind)
+
+
+@takes_options(**_OPTION_NOTES)
+def divergence(ds, u="u", v="v", *, x=None, y=None, **options):
     """Horizontal divergence of a vector (u, v) held in a Dataset.
 
     Parameters
     ----------
-    %(vector)s
+    ds : Dataset
+        Holds the two components.
+    u, v : str, default "u", "v"
+        Names of the x (eastward) and y (northward) components.
+    x, y : str, optional
+        The coordinates to differentiate along. By default the coordinate of
+        `u` that is a longitude (resp. latitude: CF units, standard_name or a
+        name like lon/lat) or, without `geo`, has the CF attribute ``axis:
+        X`` (resp. ``Y``).
     %(options)s
+
     Returns
     -------
     DataArray
@@ -643,66 +584,19 @@ def divergence(
     >>> div.attrs["units"]
     '(m s-1)/m'
     """
-    if _on_curvilinear(ds, u, x, y, geo):
-        return _curvilinear_vector(
-            ds,
-            u,
-            v,
-            "divergence",
-            {
-                "periodic": periodic,
-                "edge_order": edge_order,
-                "accuracy": accuracy,
-                "radius": radius,
-                "skipna": skipna,
-            },
-        )
-    ua, va, x, y, derivatives = _vector_setup(
-        ds,
-        u,
-        v,
-        x,
-        y,
-        geo,
-        {
-            "periodic": periodic,
-            "edge_order": edge_order,
-            "accuracy": accuracy,
-            "radius": radius,
-            "skipna": skipna,
-            "datetime_unit": datetime_unit,
-        },
-    )
-    terms = [derivatives.get(x, 1).apply(ua), derivatives.get(y, 1).apply(va)]
-    if geo:
-        terms.append(
-            -_tan_lat_over_radius(derivatives.get(y, 1), terms[1]) * va
-        )
-    return _vector_result(ds, terms, ua, va, derivatives, x, y, geo, "divergence")
+    return _vector("divergence", ds, u, v, x, y, options)
 
 
-@_fill_doc
-def vorticity(
-    ds,
-    u="u",
-    v="v",
-    *,
-    x=None,
-    y=None,
-    edge_order=1,
-    accuracy=2,
-    periodic=None,
-    geo=False,
-    radius=None,
-    skipna=False,
-    datetime_unit="s",
-):
+@takes_options(**_OPTION_NOTES)
+def vorticity(ds, u="u", v="v", *, x=None, y=None, **options):
     """Vertical component of the curl (relative vorticity) of (u, v) held in a Dataset.
 
     Parameters
     ----------
-    %(vector)s
+    ds, u, v, x, y
+        As for :func:`divergence`.
     %(options)s
+
     Returns
     -------
     DataArray
@@ -745,37 +639,4 @@ def vorticity(
     >>> zeta.attrs["units"]
     's-1'
     """
-    if _on_curvilinear(ds, u, x, y, geo):
-        return _curvilinear_vector(
-            ds,
-            u,
-            v,
-            "vorticity",
-            {
-                "periodic": periodic,
-                "edge_order": edge_order,
-                "accuracy": accuracy,
-                "radius": radius,
-                "skipna": skipna,
-            },
-        )
-    ua, va, x, y, derivatives = _vector_setup(
-        ds,
-        u,
-        v,
-        x,
-        y,
-        geo,
-        {
-            "periodic": periodic,
-            "edge_order": edge_order,
-            "accuracy": accuracy,
-            "radius": radius,
-            "skipna": skipna,
-            "datetime_unit": datetime_unit,
-        },
-    )
-    terms = [derivatives.get(x, 1).apply(va), -derivatives.get(y, 1).apply(ua)]
-    if geo:
-        terms.append(_tan_lat_over_radius(derivatives.get(y, 1), terms[1]) * ua)
-    return _vector_result(ds, terms, ua, va, derivatives, x, y, geo, "vorticity")
+    return _vector("vorticity", ds, u, v, x, y, options)

@@ -10,57 +10,104 @@ never a result of zeros, a flipped sign or a traceback from deep inside.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
-from dataclasses import dataclass
+import re
+import textwrap
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .coords import TIME_UNITS
 
-__all__ = ["ACCURACIES", "EARTH_RADIUS", "EDGE_ORDERS", "OPTIONS_DOC", "Options"]
+__all__ = [
+    "ACCURACIES",
+    "DEFAULTS",
+    "EARTH_RADIUS",
+    "EDGE_ORDERS",
+    "NAMES",
+    "OPTIONS_DOC",
+    "Options",
+    "options_doc",
+    "takes_options",
+]
 
 EARTH_RADIUS = 6_371_008.8  # metres: the IUGG mean radius (MetPy's earth_avg_radius, rounded)
 EDGE_ORDERS = (1, 2)
 ACCURACIES = (2, 4, 6)
 
-#: numpydoc descriptions of the shared options, for the docstrings of the
-#: functions that take them (indented for a method's ``Parameters`` section).
-OPTIONS_DOC = """\
-    edge_order : {1, 2}, default 1
+# numpydoc descriptions of the shared options: the first line of each is
+# its type and default, the rest its text.
+_DESCRIPTIONS = {
+    "edge_order": """{1, 2}, default 1
         Accuracy of the one-sided differences at the ends (as ``numpy.gradient``;
-        used with accuracy=2).
-    accuracy : {2, 4, 6}, default 2
+        used with accuracy=2).""",
+    "accuracy": """{2, 4, 6}, default 2
         Order of the interior stencil, from Fornberg weights on the actual,
         nonuniform coordinate values; for accuracy > 2 the ends use one-sided
-        stencils of the same order.
-    periodic : None, bool or float, default None
+        stencils of the same order.""",
+    "periodic": """None, bool or float, default None
         ``None`` wraps a longitude that goes round the globe (CF units
         ``degrees_east``, ``standard_name: longitude`` or a name like
         ``lon``); ``True`` wraps with period 360; a positive number wraps with
-        that period; ``False`` never wraps.
-    geo : bool, default False
+        that period; ``False`` never wraps.""",
+    "geo": """bool, default False
         Differentiate per metre on the sphere: along a latitude,
         d/dy = 180 / (pi R) d/dlat; along a longitude, d/dx = 180 / (pi R
         cos(lat)) d/dlon with lat from the object's latitude coordinate (NaN
         at the poles; latitudes must lie within +-90 degrees). Units become
-        ``"<data units> m-1"``.
-    radius : float, optional
+        ``"<data units> m-1"``.""",
+    "radius": """float, optional
         Sphere radius in metres for `geo` (finite and positive). Default: the
         object's CF grid mapping's (``earth_radius``, or ``semi_major_axis``;
-        on its ellipsoid the radii of curvature), else 6371008.8.
-    skipna : bool, default False
+        on its ellipsoid the radii of curvature), else 6371008.8.""",
+    "skipna": """bool, default False
         Treat NaN cells (land in an ocean field) as boundaries: a valid cell
         beside a NaN uses the one-sided difference from its valid side, by the
         rule used at the array's ends (edge_order 1: two points; 2: three
         points when they are valid, else two; accuracy > 2: the nearest
         ``accuracy + 1`` valid points, fewer if the gap allows no more). A
         valid cell with NaN on both sides stays NaN. The default propagates
-        NaN like ``numpy.gradient``.
-    datetime_unit : str, default "s"
+        NaN like ``numpy.gradient``.""",
+    "datetime_unit": """str, default "s"
         Unit of time for datetime64 and cftime coordinates: one of "W", "D",
-        "h", "m", "s", "ms", "us", "ns".
-"""
+        "h", "m", "s", "ms", "us", "ns".""",
+}
+
+
+def options_doc(names=None, *, notes=None, kinds=None) -> str:
+    """The numpydoc ``Parameters`` entries of the shared options `names` (all by default).
+
+    `notes` maps an option to sentences added to its description (what one
+    front does differently), `kinds` to a type line that replaces the shared
+    one. Indented by 4 spaces, as in a module function's docstring.
+
+    Examples
+    --------
+    >>> print(options_doc(["edge_order"], notes={"edge_order": "Here too."}, kinds={"edge_order": "int"}))
+        edge_order : int
+            Accuracy of the one-sided differences at the ends (as ``numpy.gradient``;
+            used with accuracy=2).
+            Here too.
+    <BLANKLINE>
+    """
+    notes, kinds = notes or {}, kinds or {}
+    unknown = (set(notes) | set(kinds)) - set(_DESCRIPTIONS)
+    if unknown:
+        raise ValueError(f"not shared options: {sorted(unknown)}")
+    out = []
+    for name in _DESCRIPTIONS if names is None else names:
+        kind, text = _DESCRIPTIONS[name].split("\n", 1)
+        out.append(f"    {name} : {kinds.get(name, kind)}\n{text}\n")
+        if name in notes:
+            out.append(textwrap.fill(notes[name], 80, initial_indent=" " * 8, subsequent_indent=" " * 8) + "\n")
+    return "".join(out)
+
+
+#: numpydoc descriptions of all the shared options (see :func:`options_doc`).
+OPTIONS_DOC = options_doc()
 
 
 def _is_int(value) -> bool:
@@ -146,6 +193,81 @@ class Options:
 
 
 Options.__doc__ = Options.__doc__ % OPTIONS_DOC.rstrip("\n")
+
+#: The shared options, in the order they are documented.
+NAMES = tuple(f.name for f in fields(Options))
+#: Their defaults, as the signatures of the functions that take them show them.
+DEFAULTS = {f.name: f.default for f in fields(Options)}
+assert NAMES == tuple(_DESCRIPTIONS), "document every option, in the same order"
+
+_PLACEHOLDER = re.compile(r"^( *)%\(options\)s\n", re.MULTILINE)
+
+
+def takes_options(names=None, *, notes=None, kinds=None):
+    """Decorator for a function that takes the shared options as ``**options``.
+
+    The options are declared once, in :class:`Options`: the decorated
+    function receives the keywords its caller gave, as a dict, and passes them
+    on (in the end to :class:`Options`, which fills in the defaults and checks
+    the values). This decorator
+
+    - refuses a keyword that is neither among `names` (all the shared options
+      by default) nor the function's own, with the ``TypeError`` Python gives
+      for an unexpected keyword;
+    - shows the options, with their defaults, in the function's signature
+      (``help()``, ``inspect.signature``, the API docs);
+    - puts :func:`options_doc` (`names`, `notes`, `kinds`) where the
+      docstring has a line ``%(options)s``, at that line's indentation.
+
+    On a class, the same for its ``__init__``, and the class's docstring.
+
+    Examples
+    --------
+    >>> @takes_options(["edge_order", "skipna"])
+    ... def f(x, **options):
+    ...     "Parameters: %(options)s is replaced only on a line of its own."
+    ...     return options
+    >>> f(1, skipna=True)
+    {'skipna': True}
+    >>> inspect.signature(f)
+    <Signature (x, *, edge_order=1, skipna=False)>
+    >>> f(1, geo=True)
+    Traceback (most recent call last):
+    ...
+    TypeError: f() got an unexpected keyword argument 'geo'
+    """
+    taken = NAMES if names is None else tuple(names)
+    doc = options_doc(taken, notes=notes, kinds=kinds)
+
+    def decorate(fn):
+        if isinstance(fn, type):  # a class: its __init__ takes them, its docstring says so
+            fn.__init__ = decorate(fn.__init__)
+            fn.__doc__ = _PLACEHOLDER.sub(
+                lambda m: textwrap.indent(textwrap.dedent(doc), m.group(1)), fn.__doc__
+            )
+            return fn
+        sig = inspect.signature(fn)
+        *own, rest = sig.parameters.values()
+        if rest.kind is not inspect.Parameter.VAR_KEYWORD:
+            raise TypeError(f"{fn.__qualname__} must take the options as **options")
+        allowed = frozenset(taken) | {p.name for p in own}
+
+        @functools.wraps(fn)
+        def checked(*args, **keywords):
+            for name in keywords:
+                if name not in allowed:
+                    raise TypeError(f"{fn.__qualname__}() got an unexpected keyword argument {name!r}")
+            return fn(*args, **keywords)
+
+        shown = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=DEFAULTS[n]) for n in taken]
+        checked.__signature__ = sig.replace(parameters=own + shown)
+        if fn.__doc__:
+            checked.__doc__ = _PLACEHOLDER.sub(
+                lambda m: textwrap.indent(textwrap.dedent(doc), m.group(1)), fn.__doc__
+            )
+        return checked
+
+    return decorate
 
 
 def _periodic(value):
