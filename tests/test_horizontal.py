@@ -624,9 +624,10 @@ def test_command_geo_on_a_mom_style_file(tmp_path):
         np.testing.assert_array_equal(w.du_dxu_ocean.values, ds.u.grad("xu_ocean", geo=True).values)
 
 
-def test_large_grid_threaded_metric_loop_equals_dask():
-    """Above the kernel's threading size the metric is applied by several
-    threads in place; the dask path applies it block by block: same bits."""
+def test_large_grid_in_place_metric_loop_equals_dask():
+    """Above the kernel's threading size (the derivatives split between
+    threads) the metric is applied in place by the compiled loop; the dask
+    path applies it block by block: same bits."""
     lat, lon = rotated_grid(1030, 1040, span=(40.0, 50.0))
     T = curvilinear(lat, lon)
     assert T.size > xgradient.kernel.THREAD_MIN_SIZE

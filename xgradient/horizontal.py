@@ -38,7 +38,6 @@ import xarray as xr
 from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
-from . import kernel as _kernel
 from .kernel import numba
 from .labelled import DROPPED_ATTRS, EARTH_RADIUS, Derivative, differentiable_vars
 from .options import Options, takes_options
@@ -672,19 +671,7 @@ def _combine_both(fi, fj, metric, axes):
         return _combine(fi, fj, ei, ej), _combine(fi, fj, ni, nj)
     m = metric[0].size
     args = (fi.reshape(-1, m), fj.reshape(-1, m), *(x.reshape(-1) for x in metric))
-    threads = _kernel._cores()
-    if threads <= 1 or fi.size < _kernel.THREAD_MIN_SIZE:
-        _fused(*args, 0, m)
-        return fi, fj
-    # Memory-bound: the grid points split between the kernel's threads (the
-    # calling one does the last share), as the derivatives are.
-    edges = np.linspace(0, m, threads + 1).astype(np.int64)
-    tasks = [_kernel._pool().submit(_fused, *args, a, b) for a, b in zip(edges[:-2], edges[1:-1])]
-    try:
-        _fused(*args, edges[-2], edges[-1])
-    finally:
-        for t in tasks:
-            t.result()
+    _fused(*args, 0, m)
     return fi, fj
 
 
