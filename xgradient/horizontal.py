@@ -39,7 +39,14 @@ from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
 from .kernel import numba
-from .labelled import DROPPED_ATTRS, EARTH_RADIUS, Derivative, differentiable_vars
+from .labelled import (
+    DROPPED_ATTRS,
+    EARTH_RADIUS,
+    Derivative,
+    called,
+    differentiable_vars,
+    which_variable,
+)
 from .options import Options, takes_options
 from .stencil import build_stencil
 
@@ -220,8 +227,7 @@ def _attrs(da, which):
     sn = da.attrs.get("standard_name")
     if sn:
         attrs["standard_name"] = f"{which}ward_derivative_of_{sn}"
-    what = da.attrs.get("long_name") or sn or da.name or "f"
-    attrs["long_name"] = f"{which}ward derivative of {what} per metre"
+    attrs["long_name"] = f"{which}ward derivative of {called(da)} per metre"
     return attrs
 
 
@@ -250,14 +256,14 @@ def _grid_for(obj, var, lat, lon, options, cache):
             else "and no CF grid mapping"
         )
         raise _NoGrid(
-            f"{_label(var)} has no latitude/longitude coordinates on its dimensions "
+            f"{which_variable(var)} has no latitude/longitude coordinates on its dimensions "
             f"{var.dims} (units degrees_north/degrees_east or standard_name latitude/"
             f"longitude; rotated grid_latitude/grid_longitude are not) {why}; name "
             "them with lat=/lon="
         )
     if len(found) > 1:
         raise ValueError(
-            f"{_label(var)} has several grid mappings {[str(g.name) for g in found]}; "
+            f"{which_variable(var)} has several grid mappings {[str(g.name) for g in found]}; "
             "keep one, or give 2-D latitude/longitude with lat=/lon="
         )
     gm = found[0]
@@ -268,16 +274,12 @@ def _grid_for(obj, var, lat, lon, options, cache):
     return cache[key]
 
 
-def _label(da):
-    return f"variable {da.name!r}" if da.name is not None else "the DataArray"
-
-
 def _grid_dims(var, coords):
     dims = {d for c in coords for d in c.dims}
     if len(dims) != 2:
         names = [str(c.name) for c in coords]
         raise ValueError(
-            f"the latitude/longitude {names} of {_label(var)} span the dimensions "
+            f"the latitude/longitude {names} of {which_variable(var)} span the dimensions "
             f"{sorted(map(str, dims))}; a horizontal grid has two"
         )
     return tuple(d for d in var.dims if d in dims)
@@ -300,7 +302,7 @@ def _projection_xy(obj, var, gm):
         if len(found) != 1:
             got = [str(c.name) for c in found]
             raise ValueError(
-                f"{_label(var)} has the grid mapping {gm.name!r} but "
+                f"{which_variable(var)} has the grid mapping {gm.name!r} but "
                 f"{'several' if found else 'no'} projection {which} coordinates {got or ''} "
                 f"(standard_name projection_{which}_coordinate or axis {axis})"
             )
@@ -424,7 +426,7 @@ class _Curvilinear:
     def apply(self, da):
         missing = [d for d in self.dims if d not in da.dims]
         if missing:
-            raise ValueError(f"{_label(da)} has no dimension {missing} of the horizontal grid {self.dims}")
+            raise ValueError(f"{which_variable(da)} has no dimension {missing} of the horizontal grid {self.dims}")
         dtype = result_dtype(da.dtype)
         axes = tuple(da.get_axis_num(d) for d in self.dims)
         data = da.data
