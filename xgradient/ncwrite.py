@@ -143,6 +143,8 @@ class _State:
     # error must not touch the file: xarray's file manager would reopen it,
     # recreating a file that is closed, or already removed.
     closed = False
+
+
 #: h5netcdf files that HDF5 could not close and that we could not mark closed.
 _ABANDONED = []
 
