@@ -324,7 +324,10 @@ def test_overwrite_refuses_a_fifo(small, tmp_path, capsys):
 @root_only
 def test_overwrite_refuses_a_device_node(small, tmp_path, capsys):
     null = tmp_path / "null"
-    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    except PermissionError:  # pragma: no cover - a container without CAP_MKNOD
+        pytest.skip("cannot make a device node here")
     assert cli.main([str(small), "-o", str(null), "--coord", "lat", "-q", "--overwrite"]) == 2
     assert "character device" in one_error_line(capsys.readouterr().err)
     info = os.lstat(null)
