@@ -375,6 +375,20 @@ def test_other_chunked_array_types_are_refused_not_loaded(rng):
     np.testing.assert_array_equal(xgradient.gradient(foreign, x, axis=1), xgradient.gradient(foreign.values, x, axis=1))
 
 
+def test_array_functions_keep_an_xarray_objects_dask_array_lazy(rng):
+    """xgradient.gradient on a dask-backed DataArray: the array inside, still lazy."""
+    x = coordinate("random", 9, rng)
+    f = rng.standard_normal((4, 9))
+    arr = xr.DataArray(f, dims=("t", "x")).chunk({"x": 4})
+    with no_compute():
+        lazy = xgradient.gradient(arr, x, axis=1, accuracy=4)
+        lazy_var = xgradient.gradient(arr.variable, x, axis=1, accuracy=4)
+    assert isinstance(lazy, da.Array) and isinstance(lazy_var, da.Array)
+    expected = xgradient.gradient(f, x, axis=1, accuracy=4)
+    np.testing.assert_array_equal(lazy.compute(), expected)
+    np.testing.assert_array_equal(lazy_var.compute(), expected)
+
+
 def test_command_under_the_expression_backend_says_it_cannot_store(tmp_path):
     """dask's expression backend has no dask.array.store: one line, exit 1, no file.
 

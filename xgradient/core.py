@@ -26,6 +26,13 @@ def is_dask_array(values) -> bool:
     return dask.is_dask_collection(values) and hasattr(values, "chunks")
 
 
+def _unlabelled(values):
+    """The array inside an xarray object, as it is (a dask array stays lazy)."""
+    import xarray as xr
+
+    return values.data if isinstance(values, (xr.DataArray, xr.Variable)) else values
+
+
 def _check_not_other_chunked(values):
     """Refuse a chunked array that dask does not run (e.g. cubed), rather than load it whole.
 
@@ -89,6 +96,7 @@ def differentiate(values, stencil: Stencil, axis: int, skipna=False, scale=None)
     """
     if scale is not None and skipna:
         raise ValueError("scale is not applied with skipna")  # a bug, not a user error
+    values = _unlabelled(values)
     dask_input = is_dask_array(values)
     if not dask_input:
         _check_not_other_chunked(values)
@@ -260,6 +268,7 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
         options.edge_order, options.accuracy, options.skipna, options.period
     )
     plain = accuracy == 2 and period is None and not skipna
+    f = _unlabelled(f)
     if not is_dask_array(f):
         _check_not_other_chunked(f)
         f = np.asanyarray(f)
