@@ -77,8 +77,8 @@ def runs(weights, start, m, divisor=None) -> np.ndarray:
 
     Row ``r`` of a fast run (kind SUM or QUOTIENT) reads ``f[r + shift + j]``
     for ``j < K``, all in ``[0, m)``; a QUOTIENT run's rows divide the
-    difference of slots ``K - 1`` and 0 by their divisor. A SLOW run is a
-    single row, read through the halos.
+    difference of slots ``K - 1`` and 0 by their divisor, the same for the
+    whole run. A SLOW run is a single row, read through the halos.
     """
     rows, K = weights.shape
     r = np.arange(rows)
@@ -93,6 +93,10 @@ def runs(weights, start, m, divisor=None) -> np.ndarray:
     # A new run begins where the row is slow, follows a slow row, changes kind or shifts.
     new = np.ones(rows, dtype=bool)
     new[1:] = (kind[1:] == SLOW) | (kind[1:] != kind[:-1]) | (shift[1:] != shift[:-1])
+    if divisor is not None:
+        # One divisor per quotient run: a loop-invariant divisor vectorises
+        # (a divisor loaded per point halves the speed along the last axis).
+        new[1:] |= (kind[1:] == QUOTIENT) & (divisor[1:] != divisor[:-1])
     r0 = np.flatnonzero(new)
     r1 = np.append(r0[1:], rows)
     return np.stack([r0, r1, shift[r0], kind[r0]], axis=1).astype(np.int64)
@@ -427,13 +431,13 @@ def _compiled(K):
                 shift = plan[p, 2]
                 kind = plan[p, 3]
                 if kind == 2 and r1 > r0:
+                    dv = div[r0]  # one divisor per quotient run
                     for oo in range(o, o + rows):
                         a = f[oo, r0 + shift : r1 + shift]
                         b = f[oo, r0 + shift + K - 1 : r1 + shift + K - 1]
-                        dv = div[r0:r1]
                         d = out[oo, r0:r1]
                         for q in range(np.uint64(r1 - r0)):
-                            v = (b[q] - a[q]) / dv[q]
+                            v = (b[q] - a[q]) / dv
                             if sc is None:
                                 d[q] = v
                             else:
