@@ -316,3 +316,19 @@ def test_an_hdf5_io_failure_reported_as_runtimeerror_becomes_oserror():
     assert "No space left on device" in str(converted) and "\n" not in str(converted)
     other = RuntimeError("no errno here")
     assert ncwrite._as_oserror(other) is other
+
+
+def test_without_xarrays_writer_internals_it_falls_back_to_xarray_loudly(tmp_path, monkeypatch):
+    """ArrayWriter is not public xarray API: if it moves, the public writer writes the same file."""
+    import xarray.backends.common
+
+    values = field((6, 5), np.float32)
+    ds = xr.Dataset({"t": (("y", "x"), da.from_array(values, chunks=(2, 5)), {"units": "K"})})
+    enc = {"t": dict(ZLIB1, chunksizes=(2, 5))}
+    monkeypatch.delattr(xarray.backends.common, "ArrayWriter")
+    with pytest.warns(RuntimeWarning, match="lacks the writer internals"):
+        xgradient.to_netcdf(ds, tmp_path / "ours.nc", enc)
+    np.testing.assert_array_equal(read_netcdf4(tmp_path / "ours.nc", "t")[0], values)
+    with netCDF4.Dataset(tmp_path / "ours.nc") as nc:
+        assert nc["t"].filters()["zlib"] and nc["t"].chunking() == [2, 5]
+        assert nc["t"].units == "K"

@@ -88,6 +88,11 @@ def to_netcdf(obj, path, encoding=None, *, unlimited_dims=None):
     hence every derivative) so that it holds a growing share of the input,
     where computing inside the write streams it block by block.
 
+    The parallel write is built on pieces of xarray's writer that are not
+    public API (``ArrayWriter``, ``H5NetCDFStore``): should an xarray release
+    move them, the file is written by xarray's own ``to_netcdf`` (netCDF4
+    engine) instead, with a ``RuntimeWarning`` saying so.
+
     Examples
     --------
     >>> import os, tempfile, numpy as np, xarray as xr, xgradient
@@ -101,15 +106,20 @@ def to_netcdf(obj, path, encoding=None, *, unlimited_dims=None):
     import h5netcdf  # noqa: F401  (the ImportError says what is missing)
     import h5py  # noqa: F401  (h5netcdf's backend, an extra of h5netcdf >= 1.7)
     import xarray as xr
-    from xarray.backends import H5NetCDFStore
-    from xarray.backends.common import ArrayWriter
-    from xarray.backends.h5netcdf_ import H5NetCDFArrayWrapper
 
     ds = _as_dataset(obj) if isinstance(obj, xr.DataArray) else obj
     if unlimited_dims is None:
         unlimited_dims = ds.encoding.get("unlimited_dims")
     if isinstance(unlimited_dims, str):
         unlimited_dims = [unlimited_dims]
+    parts = _xarray_writer_parts()
+    if parts is None:
+        # xarray's writer internals moved: its public writer, the same file,
+        # compressed on one core. netCDF4's, which survives a full disk.
+        ds.to_netcdf(os.fspath(path), engine="netcdf4", format="NETCDF4",
+                     encoding=encoding, unlimited_dims=unlimited_dims)
+        return
+    H5NetCDFStore, ArrayWriter, H5NetCDFArrayWrapper = parts
     # The store is opened here, not by xarray's to_netcdf, so that every way
     # out of this function closes it, and abandons it if HDF5 cannot close it
     # (a full disk): see _close.
@@ -134,6 +144,32 @@ def to_netcdf(obj, path, encoding=None, *, unlimited_dims=None):
         _close(store, root, state, after_error=True)
         raise
     _close(store, root, state, after_error=False)
+
+
+def _xarray_writer_parts():
+    """xarray's writer pieces the parallel write is built on, or None (with a warning).
+
+    They are not public API (``xarray.backends.common.ArrayWriter`` above
+    all): if a release moves them, :func:`to_netcdf` falls back to xarray's
+    public writer, loudly, rather than failing.
+    """
+    try:
+        from xarray.backends import H5NetCDFStore
+        from xarray.backends.common import ArrayWriter
+        from xarray.backends.h5netcdf_ import H5NetCDFArrayWrapper
+
+        for needed in (ArrayWriter.sync, ArrayWriter.add, H5NetCDFStore.open):
+            assert callable(needed)
+    except (ImportError, AttributeError, AssertionError) as err:
+        warnings.warn(
+            f"xgradient.to_netcdf: this xarray lacks the writer internals the parallel "
+            f"compression uses ({err}); writing with xarray's to_netcdf instead "
+            "(the same file, compressed on one core)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return H5NetCDFStore, ArrayWriter, H5NetCDFArrayWrapper
 
 
 class _State:
@@ -212,7 +248,10 @@ def _as_oserror(err):
 
 
 def _as_dataset(da):
-    from xarray.backends.api import DATAARRAY_NAME, DATAARRAY_VARIABLE
+    try:
+        from xarray.backends.api import DATAARRAY_NAME, DATAARRAY_VARIABLE
+    except ImportError:  # pragma: no cover - the names xarray has always written
+        DATAARRAY_NAME, DATAARRAY_VARIABLE = "__xarray_dataarray_name__", "__xarray_dataarray_variable__"
 
     # As DataArray.to_netcdf: netCDF has no unnamed variables, and a variable
     # cannot share a coordinate's name.
