@@ -25,7 +25,7 @@ import pytest
 import xarray as xr
 
 import xgradient  # noqa: F401  (registers .grad)
-from xgradient import cli
+from xgradient import cli, files
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -258,7 +258,7 @@ def test_same_file_compressed_in_the_workers_or_by_netcdf4(data, monkeypatch, ch
         raise AssertionError("xgradient.to_netcdf called without h5netcdf")
 
     monkeypatch.setitem(sys.modules, "h5netcdf", None)  # import h5netcdf raises ImportError
-    monkeypatch.setattr(cli.ncwrite, "to_netcdf", refuse)
+    monkeypatch.setattr(files.ncwrite, "to_netcdf", refuse)
     serial = cli.gradient_file(src, data / "serial.nc", coords, **options)
 
     assert netcdf_layout(parallel) == netcdf_layout(serial)
@@ -275,15 +275,15 @@ def test_default_chunks_bound_the_block_size():
 
     # 14 GB of float32, lazily: blocks of about 32 MB, lat and lon kept whole
     ds = xr.Dataset({"t": (("time", "lat", "lon"), da.zeros((4800, 721, 1440), dtype="f4", chunks=-1))})
-    sizes = cli._chunk_sizes(ds, ["t"], keep_whole=["lat", "lon"], fixed={})
+    sizes = files._chunk_sizes(ds, ["t"], keep_whole=["lat", "lon"], fixed={})
     assert sizes["lat"] == 721 and sizes["lon"] == 1440
-    assert 1 <= sizes["time"] and 4 * 721 * 1440 * sizes["time"] <= cli.TARGET_CHUNK_BYTES
+    assert 1 <= sizes["time"] and 4 * 721 * 1440 * sizes["time"] <= files.TARGET_CHUNK_BYTES
     # along time: the other dimensions are split first, time stays whole
-    sizes = cli._chunk_sizes(ds, ["t"], keep_whole=["time"], fixed={})
+    sizes = files._chunk_sizes(ds, ["t"], keep_whole=["time"], fixed={})
     assert sizes["time"] == 4800
-    assert 4 * np.prod(list(sizes.values())) <= cli.TARGET_CHUNK_BYTES
+    assert 4 * np.prod(list(sizes.values())) <= files.TARGET_CHUNK_BYTES
     # a user's size is kept
-    assert cli._chunk_sizes(ds, ["t"], keep_whole=["time"], fixed={"lon": 10})["lon"] == 10
+    assert files._chunk_sizes(ds, ["t"], keep_whole=["time"], fixed={"lon": 10})["lon"] == 10
 
 
 # ---------------------------------------------------------------------------

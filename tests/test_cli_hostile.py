@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from xgradient import cli
+from xgradient import atomic, cli, files
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -77,7 +77,7 @@ def one_error_line(stderr):
 
 
 def temp_folders(folder):
-    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith(cli.TEMP_PREFIX))
+    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith(atomic.TEMP_PREFIX))
 
 
 # ---------------------------------------------------------------------------
@@ -161,9 +161,9 @@ def test_another_user_swapping_the_temporary_file_never_reaches_a_victim(tmp_pat
         # Planted by the attacker: names that look like stale temporary
         # folders of this host, a link to the victim's folder and a folder of
         # its own.
-        key = cli._host_key()
-        planted_link = shared / f"{cli.TEMP_PREFIX}{key}-4194999-0000aaaa"
-        planted_dir = shared / f"{cli.TEMP_PREFIX}{key}-4194998-0000bbbb"
+        key = atomic._host_key()
+        planted_link = shared / f"{atomic.TEMP_PREFIX}{key}-4194999-0000aaaa"
+        planted_dir = shared / f"{atomic.TEMP_PREFIX}{key}-4194998-0000bbbb"
         planted_link.symlink_to(victim_dir)
         os.lchown(planted_link, uid, gid)
         planted_dir.mkdir()
@@ -224,7 +224,7 @@ def test_the_output_is_never_reopened_or_chmoded_by_path(small, tmp_path, monkey
 
 def test_a_temporary_file_replaced_before_the_rename_is_not_renamed(small, tmp_path, monkeypatch, capsys):
     """What is renamed into place is the file that was written, or nothing."""
-    real = cli._to_netcdf
+    real = files._to_netcdf
 
     def write_then_swap(out, path, encoding):
         real(out, path, encoding)
@@ -232,7 +232,7 @@ def test_a_temporary_file_replaced_before_the_rename_is_not_renamed(small, tmp_p
         os.unlink(path)
         Path(path).write_bytes(b"not the output")
 
-    monkeypatch.setattr(cli, "_to_netcdf", write_then_swap)
+    monkeypatch.setattr(files, "_to_netcdf", write_then_swap)
     out = tmp_path / "o.nc"
     out.write_bytes(b"earlier")
     assert cli.main([str(small), "-o", str(out), "--coord", "lat", "-q", "--overwrite"]) == 1
@@ -339,7 +339,7 @@ def test_a_target_that_changes_while_writing_is_not_replaced(small, tmp_path, mo
     """Checked again just before the rename: an output that appeared (without
     --overwrite), or that became a FIFO (with it), stays as it is."""
     out = tmp_path / "o.nc"
-    real = cli._to_netcdf
+    real = files._to_netcdf
 
     def write_then_change(data, path, encoding):
         real(data, path, encoding)
@@ -348,7 +348,7 @@ def test_a_target_that_changes_while_writing_is_not_replaced(small, tmp_path, mo
         else:
             out.write_bytes(b"appeared meanwhile")
 
-    monkeypatch.setattr(cli, "_to_netcdf", write_then_change)
+    monkeypatch.setattr(files, "_to_netcdf", write_then_change)
     args = [str(small), "-o", str(out), "--coord", "lat", "-q"] + (["--overwrite"] if overwrite else [])
     assert cli.main(args) == 2
     line = one_error_line(capsys.readouterr().err)
@@ -408,7 +408,7 @@ def test_sighup_mid_write_cleans_up_like_sigterm(tmp_path):
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(f"{cli.TEMP_PREFIX}*/*")):
+    while not list(tmp_path.glob(f"{atomic.TEMP_PREFIX}*/*")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -424,11 +424,11 @@ def test_sighup_mid_write_cleans_up_like_sigterm(tmp_path):
 
 
 def test_stale_temporary_folders_of_dead_runs_are_removed(small, tmp_path):
-    key = cli._host_key()
-    dead = tmp_path / f"{cli.TEMP_PREFIX}{key}-4194999-0123abcd"  # above any pid_max
-    alive = tmp_path / f"{cli.TEMP_PREFIX}{key}-1-0123abcd"  # init runs
-    elsewhere = tmp_path / f"{cli.TEMP_PREFIX}00000000-4194999-0123abcd"  # another host
-    no_pid = tmp_path / f"{cli.TEMP_PREFIX}{key}-{'9' * 40}-0123abcd"  # no pid is that large
+    key = atomic._host_key()
+    dead = tmp_path / f"{atomic.TEMP_PREFIX}{key}-4194999-0123abcd"  # above any pid_max
+    alive = tmp_path / f"{atomic.TEMP_PREFIX}{key}-1-0123abcd"  # init runs
+    elsewhere = tmp_path / f"{atomic.TEMP_PREFIX}00000000-4194999-0123abcd"  # another host
+    no_pid = tmp_path / f"{atomic.TEMP_PREFIX}{key}-{'9' * 40}-0123abcd"  # no pid is that large
     for folder in (dead, alive, elsewhere, no_pid):
         folder.mkdir(mode=0o700)
         (folder / "output.nc").write_bytes(b"x" * 1000)
@@ -444,7 +444,7 @@ def test_the_temporary_folder_of_a_killed_run_is_removed_by_the_next_one(small, 
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(f"{cli.TEMP_PREFIX}*/*")):
+    while not list(tmp_path.glob(f"{atomic.TEMP_PREFIX}*/*")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)

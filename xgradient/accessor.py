@@ -9,7 +9,7 @@ import xarray as xr
 from . import horizontal as _horizontal
 from . import operators
 from .coords import UnknownCoordinateError
-from .labelled import EARTH_RADIUS, Derivative, differentiable_vars  # noqa: F401  (demo)
+from .labelled import EARTH_RADIUS, Derivative, differentiable_vars, output_names  # noqa: F401  (demo)
 from .options import takes_options
 
 __all__ = ["DataArrayGrad", "DatasetGrad"]
@@ -24,32 +24,6 @@ def _names(coord):
     if twice:
         raise ValueError(f"coordinate {twice[0]!r} is given twice; each derivative is computed once")
     return names
-
-
-def _output_names(pairs, coords):
-    """``d{var}_d{coord}`` for each (var, coord) pair, refusing two of one name.
-
-    Distinct pairs can meet (variables ``a_dx`` and ``a`` along ``y`` and
-    ``x_dy`` both give ``da_dx_dy``): one derivative would be lost without
-    a word. `coords` are names the result already holds.
-    """
-    made = {}
-    for var, c in pairs:
-        key = f"d{var}_d{c}"
-        if key in made:
-            (v0, c0) = made[key]
-            raise ValueError(
-                f"the derivatives of {v0!r} along {c0!r} and of {var!r} along {c!r} would both "
-                f"be named {key!r}; rename a variable or a coordinate first (.rename), or "
-                "differentiate them in separate calls"
-            )
-        if key in coords:
-            raise ValueError(
-                f"the derivative of {var!r} along {c!r} would be named {key!r}, which is "
-                "already a coordinate; rename one of them first (.rename)"
-            )
-        made[key] = (var, c)
-    return list(made)
 
 
 def _forwards_to(func):
@@ -127,7 +101,7 @@ class DataArrayGrad(_Grad):
         if names is None:
             return derivatives[0].apply(da)
         base = da.name if da.name is not None else "f"
-        keys = _output_names([(base, d.coord.name) for d in derivatives], da.coords)
+        keys = output_names([(base, d.coord.name) for d in derivatives], da.coords)
         return xr.Dataset({key: d.apply(da, name=key) for key, d in zip(keys, derivatives)})
 
     @_forwards_to(operators.hessian)
@@ -296,7 +270,7 @@ class DatasetGrad(_Grad):
         if names is None:
             keys = [name for name, _ in jobs]
         else:
-            keys = _output_names([(name, d.coord.name) for name, d in jobs], ds.coords)
+            keys = output_names([(name, d.coord.name) for name, d in jobs], ds.coords)
         out = {key: d.apply(ds[name], name=key) for key, (name, d) in zip(keys, jobs)}
         return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
 

@@ -239,7 +239,7 @@ def run(outdir="xgradient-demo", *, progress=False, plot=True):
     """Write the sample, differentiate it with the netCDF pipeline, check it, map it.
 
     The differentiation is the ``xgradient`` command's own code path
-    (:func:`xgradient.cli.gradient_file`)::
+    (:func:`xgradient.files.differentiate_file`)::
 
         xgradient sample_ta.nc -o sample_ta_gradient.nc --coord lat --coord lon \\
             --coord plev --geo --accuracy 4
@@ -270,7 +270,7 @@ def run(outdir="xgradient-demo", *, progress=False, plot=True):
     >>> 0.5 < report.max_gradient < 2.0  # K per 100 km
     True
     """
-    from .cli import _now, gradient_file
+    from .files import differentiate_file, now
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +280,7 @@ def run(outdir="xgradient-demo", *, progress=False, plot=True):
     ds.to_netcdf(src, encoding={"ta": {"zlib": True, "shuffle": True, "complevel": 4}})
     args = [str(src), "-o", str(dst), "--coord", "lat", "--coord", "lon", "--coord", "plev", "--geo", "--accuracy", "4"]
     command = "xgradient " + shlex.join(args)
-    gradient_file(
+    differentiate_file(
         src,
         dst,
         ["lat", "lon", "plev"],
@@ -288,7 +288,7 @@ def run(outdir="xgradient-demo", *, progress=False, plot=True):
         accuracy=4,
         overwrite=True,
         progress=progress,
-        history=f"{_now()}: {command} (xgradient demo)",
+        history=f"{now()}: {command} (xgradient demo)",
     )
     exact = analytic_gradient(ds)
     with xr.open_dataset(dst) as out:

@@ -50,7 +50,7 @@ from .labelled import (
 from .options import Options, takes_options
 from .stencil import build_stencil
 
-__all__ = ["horizontal"]
+__all__ = ["find_grids", "horizontal", "on_grids"]
 
 # Projection coordinate units pyproj's CF projections are in (metres).
 _LENGTH_UNITS = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
@@ -125,41 +125,96 @@ def horizontal(obj, *, periodic=None, lat=None, lon=None, **options):
     >>> bool(np.allclose(g.dT_dnorth, per_degree)), bool(np.allclose(g.dT_deast, 0, atol=1e-12))
     (True, True)
     """
+    if isinstance(obj, xr.Dataset):
+        return on_grids(obj, find_grids(obj, periodic=periodic, lat=lat, lon=lon, **options))
+    _check_periodic(periodic)
+    options = _grid_options(periodic, options)
+    if not isinstance(obj, xr.DataArray):
+        raise TypeError(f"horizontal() takes a DataArray or a Dataset, got {type(obj).__name__}")
+    # pint quantities as coordinates (2-D lat/lon too): the grids are built
+    # from their numbers and units attributes; the results keep the originals.
+    plain, _ = _units.plain_coords(obj)
+    result_dtype(obj.dtype)
+    base = obj.name if obj.name is not None else "f"
+    grid = _grid_for(plain, plain, lat, lon, options, {})
+    return _dataset(_results(grid, obj, base), obj.coords, {})
+
+
+def _check_periodic(periodic):
     if not (periodic is None or isinstance(periodic, (bool, np.bool_, str))):
         raise ValueError(
             f"periodic must be None, True, False or a dimension name for horizontal(), got {periodic!r}"
         )
+
+
+def find_grids(ds, *, periodic=None, lat=None, lon=None, **options):
+    """The horizontal grid of each data variable of `ds` that lies on one: what
+    :func:`horizontal` checks before it computes.
+
+    Everything :func:`horizontal` refuses in what it is given (options,
+    coordinates, grid mappings, no variable on a horizontal grid) is refused
+    here, with the same error; :func:`on_grids` then only computes. The
+    command (``xgradient.files``) calls the two apart, so that only the
+    first one's errors are the user's.
+
+    Parameters
+    ----------
+    ds : Dataset
+    periodic, lat, lon, **options
+        As for :func:`horizontal`.
+
+    Returns
+    -------
+    dict
+        {variable name: its grid}, in the order of ``ds.data_vars``.
+
+    Raises
+    ------
+    ValueError, ImportError
+        As :func:`horizontal`.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"T": (("lat", "lon"), np.zeros((3, 4))), "n": ("lat", [1.0, 2.0, 3.0])},
+    ...                 coords={"lat": ("lat", [0.0, 1.0, 2.0], {"units": "degrees_north"}),
+    ...                         "lon": ("lon", [0.0, 1.0, 2.0, 3.0], {"units": "degrees_east"})})
+    >>> list(find_grids(ds)), list(on_grids(ds, find_grids(ds)))
+    (['T'], ['dT_deast', 'dT_dnorth'])
+    """
+    _check_periodic(periodic)
     options = _grid_options(periodic, options)
-    # pint quantities as coordinates (2-D lat/lon too): the grids are built
-    # from their numbers and units attributes; the results keep the originals.
-    plain, _ = _units.plain_coords(obj)
-    grids = {}
-    if isinstance(obj, xr.DataArray):
-        result_dtype(obj.dtype)
-        base = obj.name if obj.name is not None else "f"
-        grid = _grid_for(plain, plain, lat, lon, options, grids)
-        return _dataset(_results(grid, obj, base), obj.coords, {})
-    if not isinstance(obj, xr.Dataset):
-        raise TypeError(f"horizontal() takes a DataArray or a Dataset, got {type(obj).__name__}")
-    out = {}
+    plain, _ = _units.plain_coords(ds)
+    cache = {}
     candidates = []
-    for dim in obj.dims:  # numeric, CF cell bounds left out
-        candidates += [n for n in differentiable_vars(obj, dim) if n not in candidates]
-    skipped = {}
-    for name in obj.data_vars:
-        var = obj[name]
-        if name not in candidates or var.ndim < 2:
+    for dim in ds.dims:  # numeric, CF cell bounds left out
+        candidates += [n for n in differentiable_vars(ds, dim) if n not in candidates]
+    grids, skipped = {}, {}
+    for name in ds.data_vars:
+        if name not in candidates or ds[name].ndim < 2:
             continue
         try:
-            grid = _grid_for(plain, plain[name], lat, lon, options, grids)
+            grids[name] = _grid_for(plain, plain[name], lat, lon, options, cache)
         except _NoGrid as err:
             skipped[name] = err
-            continue
-        out.update(_results(grid, var, name))
-    if not out:
+    if not grids:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no data variable with 2 dimensions"
         raise ValueError(f"horizontal(): no data variable lies on a horizontal grid ({reasons})")
-    return _dataset(out, obj.coords, obj.attrs)
+    return grids
+
+
+def on_grids(ds, grids):
+    """``d{name}_deast`` and ``d{name}_dnorth`` of the variables of `ds` on `grids`
+    (from :func:`find_grids`), as :func:`horizontal` returns them.
+
+    Examples
+    --------
+    See :func:`find_grids`.
+    """
+    out = {}
+    for name, grid in grids.items():
+        out.update(_results(grid, ds[name], name))
+    return _dataset(out, ds.coords, ds.attrs)
 
 
 def _dataset(results, coords, attrs):

@@ -18,7 +18,17 @@ from .core import differentiate, result_dtype
 from .options import EARTH_RADIUS, Options, takes_options
 from .stencil import build_stencil
 
-__all__ = ["EARTH_RADIUS", "Derivative", "called", "differentiable_vars", "skipped_vars", "which_variable"]
+__all__ = [
+    "EARTH_RADIUS",
+    "Derivative",
+    "NameClash",
+    "called",
+    "differentiable_vars",
+    "not_differentiable",
+    "output_names",
+    "skipped_vars",
+    "which_variable",
+]
 
 # Attributes that stop being true of a derivative.
 DROPPED_ATTRS = {
@@ -355,10 +365,9 @@ def skipped_vars(ds, dim) -> dict:
     for name, var in ds.data_vars.items():
         if dim not in var.dims:
             continue
-        if var.dtype.kind == "b":
-            why[name] = "boolean"
-        elif var.dtype.kind not in "iufc":
-            why[name] = f"not numbers (dtype {var.dtype})"
+        reason = not_differentiable(var)
+        if reason:
+            why[name] = reason
         elif any(k in var.attrs for k in ("flag_values", "flag_masks", "flag_meanings")):
             why[name] = "a flag variable"
         elif name in mappings or "grid_mapping_name" in var.attrs:
@@ -377,3 +386,86 @@ def _grid_mapping_names(attr) -> set:
     if any(w.endswith(":") for w in words):
         return {w[:-1] for w in words if w.endswith(":")}
     return set(words)
+
+
+def not_differentiable(var):
+    """Why the dtype of `var` has no derivative (``"boolean"``, ``"not numbers ..."``), or None.
+
+    The one rule on data types: booleans (masks: numpy and xarray refuse to
+    differentiate them) and anything that is not a number are left out;
+    integers, floats and complex numbers are differentiated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> not_differentiable(np.array([True])), not_differentiable(np.array(["a"]))
+    ('boolean', 'not numbers (dtype <U1)')
+    >>> not_differentiable(np.array([1 + 2j])) is None
+    True
+    """
+    kind = var.dtype.kind
+    if kind == "b":
+        return "boolean"
+    if kind not in "iufc":
+        return f"not numbers (dtype {var.dtype})"
+    return None
+
+
+class NameClash(ValueError):
+    """Two derivatives, or a derivative and a coordinate, would have one name.
+
+    ``key`` is the name; ``pair`` the (variable, coordinate) whose derivative
+    it is; ``other`` the earlier pair with the same name, or None when the
+    name is a coordinate's.
+    """
+
+    def __init__(self, message, key, pair, other=None):
+        super().__init__(message)
+        self.key, self.pair, self.other = key, pair, other
+
+
+def output_names(pairs, coords):
+    """``d{var}_d{coord}`` for each (var, coord) pair, refusing two of one name.
+
+    Distinct pairs can meet (variables ``a_dx`` and ``a`` along ``y`` and
+    ``x_dy`` both give ``da_dx_dy``): one derivative would be lost without
+    a word. `coords` are names the result already holds. Both ``.grad`` and
+    ``xgradient.files`` name their derivatives here.
+
+    Raises
+    ------
+    NameClash
+        A ValueError saying which two derivatives (or which derivative and
+        coordinate) would share a name, with the advice for ``.grad``.
+
+    Examples
+    --------
+    >>> output_names([("t", "lat"), ("t", "lon")], coords=["lat", "lon"])
+    ['dt_dlat', 'dt_dlon']
+    >>> output_names([("a_dx", "y"), ("a", "x_dy")], coords=[])
+    Traceback (most recent call last):
+    ...
+    xgradient.labelled.NameClash: the derivatives of 'a_dx' along 'y' and of 'a' along 'x_dy' would both be named 'da_dx_dy'; rename a variable or a coordinate first (.rename), or differentiate them in separate calls
+    """
+    made = {}
+    for var, c in pairs:
+        key = f"d{var}_d{c}"
+        if key in made:
+            (v0, c0) = made[key]
+            raise NameClash(
+                f"the derivatives of {v0!r} along {c0!r} and of {var!r} along {c!r} would both "
+                f"be named {key!r}; rename a variable or a coordinate first (.rename), or "
+                "differentiate them in separate calls",
+                key,
+                (var, c),
+                (v0, c0),
+            )
+        if key in coords:
+            raise NameClash(
+                f"the derivative of {var!r} along {c!r} would be named {key!r}, which is "
+                "already a coordinate; rename one of them first (.rename)",
+                key,
+                (var, c),
+            )
+        made[key] = (var, c)
+    return list(made)
