@@ -47,10 +47,11 @@ import functools
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "apply", "runs"]
+__all__ = ["HAVE_NUMBA", "apply", "row_runs"]
 
 # Below this many elements a second thread costs more than it saves.
 THREAD_MIN_SIZE = 1 << 20
@@ -69,11 +70,25 @@ from ._compat import njit, numba
 HAVE_NUMBA = numba is not None
 
 
+# The kinds of row runs: a SLOW row reads through the halos, one weight at a
+# time; a SUM run is a weighted sum over the same slots for every row; a
+# QUOTIENT run divides the difference of its outer slots by one divisor.
 SLOW, SUM, QUOTIENT = 0, 1, 2
+# The columns of the row-run array that row_runs returns: the run's rows are
+# FIRST <= r < END; row r reads from point r + SHIFT; KIND is one of the above.
+FIRST, END, SHIFT, KIND = 0, 1, 2, 3
 
 
-def runs(weights, start, m, divisor=None) -> np.ndarray:
-    """Group output rows into runs; return an int64 array of (r0, r1, shift, kind).
+class _Loops(NamedTuple):
+    """The compiled loops for one stencil width: along a middle axis and along the last."""
+
+    middle: object
+    last: object
+
+
+def row_runs(weights, start, m, divisor=None) -> np.ndarray:
+    """Group output rows into runs; return an int64 array with one row per run,
+    whose columns FIRST, END, SHIFT and KIND are (r0, r1, shift, kind).
 
     Row ``r`` of a fast run (kind SUM or QUOTIENT) reads ``f[r + shift + j]``
     for ``j < K``, all in ``[0, m)``; a QUOTIENT run's rows divide the
@@ -184,7 +199,7 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
         scale = scale.reshape(outer, inner)
     out = np.empty((outer, rows, inner), dtype=dtype)
     if outer and rows and inner:
-        plan = runs(weights, start, m, divisor)
+        runs = row_runs(weights, start, m, divisor)
         # The precision numpy multiplies and adds in: float32 only for
         # float32 data with float32 (or float16) weights.
         precision = np.result_type(dtype, weights.dtype)
@@ -198,25 +213,25 @@ def apply(values, weights, start, axis=-1, threads=None, left=None, right=None, 
             # Fast sum runs compile in that precision; the slow rows sum in
             # float64, so those below float64 are redone by the numpy loops.
             slow = np.zeros(rows, bool)
-            for r0, r1, _, kind in plan:
+            for r0, r1, _, kind in runs:
                 slow[r0:r1] = kind == SLOW
             if divisor is not None:
                 slow &= ~np.isfinite(divisor)
             low = np.flatnonzero(slow) if precision != np.float64 else np.empty(0, np.int64)
             wk = weights.astype(precision, copy=False)
             d64 = np.full(rows, np.nan) if divisor is None else divisor.astype(np.float64, copy=False)
-            _run_compiled(f, lo, hi, wk, d64, start, plan, out, scale, threads)
+            _run_compiled(f, lo, hi, wk, d64, start, runs, out, scale, threads)
             if low.size:
                 redo = np.stack([low, low + 1, start[low] - low, np.full(low.size, SLOW)], axis=1)
                 with np.errstate(all="ignore"):  # as quiet as the compiled loops
                     _reference(f, lo, hi, weights, start, redo, out, scale, divisor)
         else:
             with np.errstate(all="ignore"):
-                _reference(f, lo, hi, weights, start, plan, out, scale, divisor)
+                _reference(f, lo, hi, weights, start, runs, out, scale, divisor)
     return out.reshape(shape[:axis] + (rows,) + shape[axis + 1 :])
 
 
-def _reference(f, lo, hi, w, start, plan, out, scale=None, divisor=None):
+def _reference(f, lo, hi, w, start, runs, out, scale=None, divisor=None):
     """Pure-numpy version of the compiled loops.
 
     numpy's own operations on operands of numpy.gradient's dtypes, in its
@@ -225,7 +240,7 @@ def _reference(f, lo, hi, w, start, plan, out, scale=None, divisor=None):
     """
     K = w.shape[1]
     factor = 1.0 if scale is None else scale[:, None, :]
-    for r0, r1, shift, kind in plan:
+    for r0, r1, shift, kind in runs:
         if kind == SUM:
             acc = w[r0:r1, 0, None] * f[:, r0 + shift : r1 + shift, :]
             for j in range(1, K):
@@ -271,7 +286,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def _run_compiled(f, lo, hi, w, div, start, plan, out, scale, threads):
+def _run_compiled(f, lo, hi, w, div, start, runs, out, scale, threads):
     outer, rows, inner = out.shape
     loops = _compiled(w.shape[1])
     if inner == 1:
@@ -279,12 +294,12 @@ def _run_compiled(f, lo, hi, w, div, start, plan, out, scale, threads):
         wt = np.ascontiguousarray(w.T)
 
         def loop(*args):
-            loops.last(f, lo, hi, w, wt, div, start, plan, out, scale, *args)
+            loops.last(f, lo, hi, w, wt, div, start, runs, out, scale, *args)
 
     else:
 
         def loop(*args):
-            loops.middle(f, lo, hi, w, div, start, plan, out, scale, *args)
+            loops.middle(f, lo, hi, w, div, start, runs, out, scale, *args)
 
     threads = _cores() if threads is None else threads
     if threads <= 1 or out.size < THREAD_MIN_SIZE:
@@ -338,19 +353,23 @@ def _compiled(K):
     """Compile the loops for stencil width `K` (a constant, so sums unroll)."""
 
     @njit(nogil=True)
-    def middle(f, lo, hi, w, div, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
+    def middle(  # pragma: no cover
+        f, lo, hi, w, div, start, runs, out, sc, outer_from, outer_to, rows_from, rows_to
+    ):
+        # Outer rows outer_from <= o < outer_to and output rows rows_from <= r <
+        # rows_to: this thread's share (runs are clipped to it as r0, r1).
         # sc: None, or the factor of each output column (outer, inner).
         # div: each row's divisor, NaN for a weighted sum.
         inner = f.shape[2]
         acc = np.empty(min(inner, SUM_TILE))  # float64, whatever the data's dtype
-        for o in range(o0, o1):
+        for o in range(outer_from, outer_to):
             fo = f[o]
-            for p in range(plan.shape[0]):
-                r0 = max(plan[p, 0], R0)
-                r1 = min(plan[p, 1], R1)
-                shift = plan[p, 2]
-                kind = plan[p, 3]
-                if kind == 2:
+            for p in range(runs.shape[0]):
+                r0 = max(runs[p, FIRST], rows_from)
+                r1 = min(runs[p, END], rows_to)
+                shift = runs[p, SHIFT]
+                kind = runs[p, KIND]
+                if kind == QUOTIENT:
                     # numpy's quotient: the difference in the data's dtype,
                     # then a true division (never a multiply by 1/d).
                     for t0 in range(0, inner, TILE):
@@ -367,7 +386,7 @@ def _compiled(K):
                                     dst[u0 + t] = v
                                 else:
                                     dst[u0 + t] = v * sc[o, u0 + t]
-                elif kind == 1:
+                elif kind == SUM:
                     # In column tiles: the K input rows a tile reads stay in
                     # cache for the next output row, which reuses K - 1 of them.
                     for t0 in range(0, inner, TILE):
@@ -420,17 +439,21 @@ def _compiled(K):
                                     dst[u0 + t] = acc[t] * sc[o, u0 + t]
 
     @njit(nogil=True)
-    def last(f, lo, hi, w, wt, div, start, plan, out, sc, o0, o1, R0, R1):  # pragma: no cover
+    def last(  # pragma: no cover
+        f, lo, hi, w, wt, div, start, runs, out, sc, outer_from, outer_to, rows_from, rows_to
+    ):
+        # Outer rows outer_from <= o < outer_to and output rows rows_from <= r <
+        # rows_to: this thread's share (runs are clipped to it as r0, r1).
         # sc: None, or the factor of each output row (outer, 1).
         # Four rows at a time: each weight loaded serves all four.
-        for o in range(o0, o1, 4):
-            rows = min(4, o1 - o)
-            for p in range(plan.shape[0]):
-                r0 = max(plan[p, 0], R0)
-                r1 = min(plan[p, 1], R1)
-                shift = plan[p, 2]
-                kind = plan[p, 3]
-                if kind == 2 and r1 > r0:
+        for o in range(outer_from, outer_to, 4):
+            rows = min(4, outer_to - o)
+            for p in range(runs.shape[0]):
+                r0 = max(runs[p, FIRST], rows_from)
+                r1 = min(runs[p, END], rows_to)
+                shift = runs[p, SHIFT]
+                kind = runs[p, KIND]
+                if kind == QUOTIENT and r1 > r0:
                     dv = div[r0]  # one divisor per quotient run
                     for oo in range(o, o + rows):
                         a = f[oo, r0 + shift : r1 + shift]
@@ -442,7 +465,7 @@ def _compiled(K):
                                 d[q] = v
                             else:
                                 d[q] = v * sc[oo, 0]
-                elif kind == 1 and r1 > r0:
+                elif kind == SUM and r1 > r0:
                     # Weights transposed (K, rows), so each slot's weights are
                     # contiguous; slices and unsigned indices, so that no
                     # negative-index wraparound test stops LLVM vectorising.
@@ -483,7 +506,7 @@ def _compiled(K):
                                     d[q] = x
                                 else:
                                     d[q] = x * sc[oo, 0]
-                elif kind == 0:
+                elif kind == SLOW:
                     for oo in range(o, o + rows):
                         for r in range(r0, r1):
                             d = div[r]
@@ -506,9 +529,4 @@ def _compiled(K):
                             else:
                                 out[oo, r] = acc * sc[oo, 0]
 
-    class Loops:
-        pass
-
-    Loops.middle = staticmethod(middle)
-    Loops.last = staticmethod(last)
-    return Loops
+    return _Loops(middle, last)
