@@ -233,3 +233,65 @@ def _shifted(x, axis, depth, periodic, last):
         pieces = [blocks(1, nb), blocks(0, 1) if periodic else blocks(nb - 1, nb)]
     pieces = [p for p in pieces if p.shape[axis]]
     return pieces[0] if len(pieces) == 1 else da.concatenate(pieces, axis=axis)
+
+
+def like_chunks(factor, x):
+    """Numpy `factor` (broadcasting against dask `x`) as a dask array chunked like `x`.
+
+    dask's expression backend refuses to broadcast a dask array against a
+    numpy one (dask 2026.8); a dask factor whose chunks match those of `x`
+    along the dimensions it varies on works under both backends, and the
+    product has the same bits.
+    """
+    factor = np.asarray(factor)
+    factor = factor.reshape((1,) * (x.ndim - factor.ndim) + factor.shape)
+    chunks = tuple(c if n != 1 else (1,) for n, c in zip(factor.shape, x.chunks))
+    return da.from_array(factor, chunks=chunks)
+
+
+def _magnitude(data):
+    """(numbers, wrap): a pint quantity's magnitude and how to make one again."""
+    if type(data).__module__.split(".")[0] == "pint" and hasattr(data, "magnitude"):
+        return data.magnitude, lambda numbers: type(data)(numbers, data.units)
+    return data, None
+
+
+def unify(*objs):
+    """DataArrays `objs`, the chunked ones rechunked to common chunks, by dimension.
+
+    A derivative merges chunks that are too small for its stencil along its
+    own axis (:func:`axis_chunks`), so two derivatives of one array can come
+    back chunked differently; dask's expression backend cannot add or
+    multiply such arrays (dask 2026.8), nor broadcast them against numpy.
+    Along each dimension the common chunks keep only the boundaries that all
+    the chunked objects share (merging, never splitting, so a stencil's
+    merge stays), and numpy-backed objects become dask arrays with those
+    chunks (inside pint, for a pint quantity of dask). Without chunked
+    objects, `objs` come back as they are.
+    """
+    numbers = [_magnitude(o.data)[0] for o in objs]
+    lazy = [(o, n) for o, n in zip(objs, numbers) if isinstance(n, da.Array)]
+    if not lazy:
+        return objs
+    sizes, edges = {}, {}
+    for o, n in lazy:
+        for dim, c in zip(o.dims, n.chunks):
+            sizes[dim] = sum(c)
+            ends = set(np.cumsum(c).tolist())
+            edges[dim] = edges[dim] & ends if dim in edges else ends
+    target = {d: tuple(np.diff([0] + sorted(e)).tolist()) for d, e in edges.items()}
+    out = []
+    for o in objs:
+        n, wrap = _magnitude(o.data)
+        want = tuple(
+            target[d] if d in target and o.sizes[d] == sizes[d] else "auto" if isinstance(n, da.Array) else -1
+            for d in o.dims
+        )
+        if isinstance(n, da.Array):
+            want = tuple(n.chunks[k] if w == "auto" else w for k, w in enumerate(want))
+            if want != n.chunks:
+                n = n.rechunk(want)
+        else:
+            n = da.from_array(np.asarray(n), chunks=tuple(s if w == -1 else w for s, w in zip(o.shape, want)))
+        out.append(o.copy(deep=False, data=n if wrap is None else wrap(n)))
+    return tuple(out)

@@ -105,8 +105,17 @@ def resolve(obj, coord, datetime_unit="s") -> Coordinate:
     )
 
 
+def _to_numpy(var):
+    """The values of a coordinate as numpy, computed if it is a dask array.
+
+    Not ``np.asarray(var.values)``: dask's expression backend gives an array
+    of objects for that (dask 2026.8); xarray's ``to_numpy`` computes.
+    """
+    return np.asarray(var.to_numpy())
+
+
 def _numbers(name, var, datetime_unit):
-    values = np.asarray(var.values)
+    values = _to_numpy(var)
     kind = values.dtype.kind
     if kind in "Mm" or (kind == "O" and values.size and _is_cftime(values.flat[0])):
         if datetime_unit not in TIME_UNITS:

@@ -543,7 +543,7 @@ def _degrees(coord, var, dims):
     if rad != np.pi / 180.0:
         values = values * (rad * 180.0 / np.pi)
     values = values.set_dims({d: var.sizes[d] for d in dims}).transpose(*dims)
-    return np.ascontiguousarray(values.values)
+    return np.ascontiguousarray(values.to_numpy())  # computed if dask
 
 
 def _lat_lon_from_grid_mapping(gm, x, y, dims):
@@ -569,7 +569,7 @@ def _lat_lon_from_grid_mapping(gm, x, y, dims):
         target = crs.geodetic_crs if not crs.is_derived else pyproj.crs.GeographicCRS(datum=crs.datum)
     xs, ys = [], []
     for c in (x, y):
-        values = c.values.astype(np.float64)
+        values = c.to_numpy().astype(np.float64)
         if not crs.is_geographic:
             u = str(c.attrs.get("units", "m")).strip().lower()
             if u not in _LENGTH_UNITS:

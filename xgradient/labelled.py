@@ -248,7 +248,9 @@ class Derivative:
         factor = factor.astype(data.dtype)
         if isinstance(data, np.ndarray):
             return np.multiply(data, np.asarray(factor), out=data)
-        return data * factor
+        from .chunked import like_chunks
+
+        return data * like_chunks(factor, data)
 
     def _attrs(self, da):
         attrs = {k: v for k, v in da.attrs.items() if k not in DROPPED_ATTRS}

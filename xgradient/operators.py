@@ -152,8 +152,18 @@ def _tan_lat_over_radius(derivative: Derivative, like):
     _, N = _coords.radii_of_curvature(np.deg2rad(lat), a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / N)
-    t = xr.DataArray(t.astype(like.dtype), dims=(c.dim,))
+    from .chunked import unify
+
+    t, _ = unify(xr.DataArray(t.astype(like.dtype), dims=(c.dim,)), like)
     return _units.with_units_of(t, like, "1/m")
+
+
+def _product(a, b):
+    """a * b, dask operands first given common chunks (:func:`xgradient.chunked.unify`)."""
+    from .chunked import unify
+
+    a, b = unify(a, b)
+    return a * b
 
 
 def _geo_pair(derivatives, x, y):
@@ -454,10 +464,10 @@ def _curvilinear_vector(ds, u, v, kind, options):
     tan = grid.tan_lat_over_n()
     (ue, un), (ve, vn) = grads[u], grads[v]
     if kind == "divergence":
-        terms = [ue, vn, -(tan * va)]
+        terms = [ue, vn, -_product(tan, va)]
     else:
-        terms = [ve, -un, tan * ua]
-    result = terms[0] + terms[1] + terms[2]
+        terms = [ve, -un, _product(tan, ua)]
+    result = _units.add(terms, f"{kind} of ({ua.name!r}, {va.name!r})")
     like = ua if len(ua.dims) >= len(va.dims) else va
     units = _units.sum_units(
         [ua.attrs.get("units"), va.attrs.get("units")],
@@ -511,7 +521,7 @@ def _vector(kind, ds, u, v, x, y, options):
         terms = [d_dx.apply(va), -d_dy.apply(ua)]
     if geo:
         tan = _tan_lat_over_radius(d_dy, terms[1])
-        terms.append(-tan * va if kind == "divergence" else tan * ua)
+        terms.append(-_product(tan, va) if kind == "divergence" else _product(tan, ua))
     return _vector_result(ds, terms, ua, va, derivatives, x, y, geo, kind)
 
 

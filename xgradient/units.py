@@ -250,10 +250,19 @@ def _unwrap(data):
         meta = _dask_meta(numbers)
         if meta is None:
             return cls(numbers, units)
-        return numbers.map_blocks(cls, units, meta=cls(meta, units))
+        # A module-level function and a Quantity argument: the expression
+        # backend of dask tokenizes both, and cannot tokenize the registry's
+        # dynamically made Quantity class.
+        like = cls(meta, units)
+        return numbers.map_blocks(_quantity, like, meta=like)
 
     magnitude = data.map_blocks(lambda block: block.magnitude, meta=meta.magnitude)
     return magnitude, meta.units, wrap
+
+
+def _quantity(block, like):
+    """`block` as a quantity in the units (and registry) of `like`."""
+    return type(like)(block, like.units)
 
 
 def plain_coords(obj):
@@ -400,6 +409,9 @@ def add(terms, what):
     ...
     ValueError: sum: its terms are in units ['kelvin / meter', 'kelvin / second'], ...
     """
+    from .chunked import unify
+
+    terms = unify(*terms)
     total = terms[0]
     try:
         for t in terms[1:]:
