@@ -212,3 +212,17 @@ def test_nan_result_scan_compiled_equals_numpy(outer, rows, inner, left, fractio
     found = gaps._nan_results(f, out, left)
     assert found.dtype == np.int64
     np.testing.assert_array_equal(found, expected)
+
+
+def test_dask_from_a_file_opened_with_chunks_equals_numpy(sample_path):
+    """A file opened lazily (xarray's own lazy arrays inside dask) with skipna,
+    periodic: the same bits as the file read into memory. Under dask's
+    expression backend such arrays carry a 0-d meta that its overlap trips on."""
+    path = sample_path / "ostia_monthly.nc"
+    with xr.open_dataset(path, chunks={"time": 20, "longitude": 100}) as lazy_ds, xr.open_dataset(path) as ds:
+        sst = ds.surface_temperature.load()
+        lazy = lazy_ds.surface_temperature.grad("longitude", skipna=True, periodic=True)
+        assert lazy.chunks[2] == (100, 100, 100, 100, 32)
+        expected = sst.grad("longitude", skipna=True, periodic=True)
+        assert np.isnan(expected.values).any() and np.isfinite(expected.values).any()
+        np.testing.assert_array_equal(lazy.compute().values, expected.values)

@@ -134,6 +134,11 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
     args = [x, index]
     if skipna:
         if halos:
+            if da.utils.meta_from_array(x).ndim != x.ndim:
+                # Arrays xarray opens from files get a 0-d meta under dask's
+                # expression backend (2026.8), and overlap's concatenate then
+                # fails: the blocks as they are, with the right meta.
+                x = x.map_blocks(_same, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
             x = da.overlap.overlap(
                 x,
                 depth={axis: depth},
@@ -195,6 +200,10 @@ def _block(values, *parts, axis, halos, scale_dims, scale=None):
         values, rows["weights"], rows["start"], axis=axis, threads=1, left=lo, right=hi, scale=scale,
         divisor=divisor,
     )
+
+
+def _same(block):
+    return block
 
 
 def _block_skipna(values, rows, positions, left, axis, shape):

@@ -517,16 +517,21 @@ class _Curvilinear:
 
             phi = _as_dask(self.phi, data, axes)
             lam = _as_dask(self.lam, data, axes)
-            phi = dsa.broadcast_to(phi, shape, chunks=data.chunks)
-            lam = dsa.broadcast_to(lam, shape, chunks=data.chunks)
-            nan = dsa.isnan(data)
-            phi = dsa.where(nan, np.nan, phi)
-            lam = dsa.where(nan, np.nan, lam)
+            # Block by block (dask's expression backend, 2026.8, has neither
+            # broadcast_to nor where): each block of phi, lam broadcast to the
+            # data block's shape, NaN where the data is.
+            meta = np.empty((0,) * data.ndim, dtype=np.float64)
+            phi = dsa.map_blocks(_nan_where_nan, data, phi, dtype=np.float64, meta=meta, chunks=data.chunks)
+            lam = dsa.map_blocks(_nan_where_nan, data, lam, dtype=np.float64, meta=meta, chunks=data.chunks)
         else:
             nan = np.isnan(data)
             phi = np.where(nan, np.nan, _broadcastable(self.phi, data.ndim, axes))
             lam = np.where(nan, np.nan, _broadcastable(self.lam, data.ndim, axes))
         return _inverse_jacobian(phi, lam, self.stencils, axes, self.earth, True)
+
+
+def _nan_where_nan(data, m):
+    return np.where(np.isnan(data), np.nan, m)
 
 
 def _tan_over_n(phi, earth):
@@ -647,7 +652,8 @@ def _inverse_jacobian(phi, lam, stencils, axes, earth, skipna):
         north = [M * d(phi, k) for k in (0, 1)]
         det = east[0] * north[1] - east[1] * north[0]
         # 1 / NaN instead of a division by zero (no warning, and NaN not inf).
-        inv = 1.0 / _where(det == 0, np.nan, det)
+        # Block by block: dask's expression backend (2026.8) has no where.
+        inv = 1.0 / det.map_blocks(_zero_as_nan, dtype=det.dtype)
         return north[1] * inv, -north[0] * inv, -east[1] * inv, east[0] * inv
     # The same operations in the same order, in place: a grid of 4 million
     # points makes each temporary 32 MB of fresh pages.
@@ -676,12 +682,8 @@ def _inverse_jacobian(phi, lam, stencils, axes, earth, skipna):
     return north[1], north[0], east[1], east[0]
 
 
-def _where(cond, a, b):
-    if is_dask_array(cond):
-        import dask.array as dsa
-
-        return dsa.where(cond, a, b)
-    return np.where(cond, a, b)
+def _zero_as_nan(block):
+    return np.where(block == 0, np.nan, block)
 
 
 def _broadcastable(m, ndim, axes):

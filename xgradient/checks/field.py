@@ -44,7 +44,14 @@ def _grid_arrays(grid, names, chunks):
     if chunks is not None:
         arrays = [a.chunk(chunks) for a in arrays]
     if any(a.chunks for a in arrays):
-        arrays = list(xr.unify_chunks(*[a.chunk() for a in arrays]))
+        # The first chunking met along each dimension, for all. Not
+        # xr.unify_chunks: under dask's expression backend (2026.8) it drops
+        # the chunks.
+        common = {}
+        for a in arrays:
+            for d, c in zip(a.dims, a.chunks or ()):
+                common.setdefault(d, c)
+        arrays = [a.chunk({d: common[d] for d in a.dims if d in common}) for a in arrays]
     return arrays
 
 
