@@ -26,6 +26,7 @@ import xarray as xr
 
 import xgradient  # noqa: F401  (registers .grad)
 from xgradient import cli, files
+from conftest import NEEDS_STORE
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -97,6 +98,7 @@ def open_input(path):
 # What the command writes
 
 
+@NEEDS_STORE
 def test_geo_gradient_of_ostia_matches_the_accessor(data):
     src, out = data / "ostia_monthly.nc", data / "out.nc"
     before = checksum(src)
@@ -151,6 +153,7 @@ def test_geo_gradient_of_ostia_matches_the_accessor(data):
     assert not list(data.glob(".xgradient-tmp-*"))  # no temporary folder left
 
 
+@NEEDS_STORE
 def test_chunked_depth_with_options_and_a_warning_in_one_line(data):
     src = data / "atlantic_profiles.nc"
     res = run(
@@ -174,6 +177,7 @@ def test_chunked_depth_with_options_and_a_warning_in_one_line(data):
         assert w.dtheta_ddepth.encoding["chunksizes"] == (7, 2, 3)
 
 
+@NEEDS_STORE
 def test_cftime_time_derivative_per_day_extends_history(data):
     import netCDF4
 
@@ -195,6 +199,7 @@ def test_cftime_time_derivative_per_day_extends_history(data):
         assert history[1] == "2020-01-01T00:00:00Z: made by hand"
 
 
+@NEEDS_STORE
 def test_periodic_options_reach_the_accessor(data):
     src = data / "ostia_monthly.nc"
     args = [str(src), "--var", "surface_temperature", "--coord", "longitude", "-q"]
@@ -208,6 +213,7 @@ def test_periodic_options_reach_the_accessor(data):
         assert not np.allclose(a.dsurface_temperature_dlongitude, b.dsurface_temperature_dlongitude, equal_nan=True)
 
 
+@NEEDS_STORE
 def test_skipna_keeps_the_coastal_cells(data):
     src, out = data / "ostia_monthly.nc", data / "coast.nc"
     args = [str(src), "-o", str(out), "--coord", "latitude", "--coord", "longitude", "--geo", "--skipna", "-q"]
@@ -240,6 +246,7 @@ def netcdf_layout(path):
     "name, coords",
     [("ostia_monthly.nc", ["latitude", "longitude"]), ("A1B_north_america.nc", ["time", "latitude"])],
 )
+@NEEDS_STORE
 def test_same_file_compressed_in_the_workers_or_by_netcdf4(data, monkeypatch, chunk_writes, name, coords):
     """With h5netcdf the chunks are compressed in the worker threads, all of them
     (none through h5py's ordinary write); without it, netCDF4 writes the file as
@@ -290,6 +297,7 @@ def test_default_chunks_bound_the_block_size():
 # Safety: the input, an existing output, interrupted runs
 
 
+@NEEDS_STORE
 def test_refuses_to_replace_an_existing_output_without_overwrite(data):
     src, out = data / "atlantic_profiles.nc", data / "old.nc"
     out.write_bytes(b"an earlier result")
@@ -357,6 +365,7 @@ def kill_mid_write(proc, folder, sig, pattern):
         pytest.fail("no exit 120 s after the signal:\n" + proc.communicate()[1][-8000:])
 
 
+@NEEDS_STORE
 def test_sigterm_mid_write_keeps_the_earlier_output_and_cleans_up(big, tmp_path):
     out = tmp_path / "result.nc"
     out.write_bytes(b"an earlier result")
@@ -369,6 +378,7 @@ def test_sigterm_mid_write_keeps_the_earlier_output_and_cleans_up(big, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.nc"]  # temp file removed
 
 
+@NEEDS_STORE
 def test_sigkill_mid_write_leaves_no_output(big, tmp_path):
     out = tmp_path / "result.nc"
     proc = start(big, "-o", out, "--coord", "lat", "-q", cwd=tmp_path)
@@ -483,6 +493,7 @@ def test_help_shows_an_example(shared):
 # The demo
 
 
+@NEEDS_STORE
 def test_demo_writes_its_files_and_passes_its_self_check(tmp_path):
     res = run("demo", "-o", "out", "-q", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -508,6 +519,7 @@ def test_demo_writes_its_files_and_passes_its_self_check(tmp_path):
 
 
 @pytest.mark.parametrize("level", [0, 1, 9])
+@NEEDS_STORE
 def test_complevel(data, level):
     """--complevel sets the zlib level of what is written (0: uncompressed), same numbers."""
     out = data / f"c{level}.nc"

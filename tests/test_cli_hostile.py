@@ -26,6 +26,7 @@ import pytest
 import xarray as xr
 
 from xgradient import atomic, cli, files
+from conftest import NEEDS_STORE
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -211,6 +212,7 @@ def test_another_user_swapping_the_temporary_file_never_reaches_a_victim(tmp_pat
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+@NEEDS_STORE
 def test_the_output_is_never_reopened_or_chmoded_by_path(small, tmp_path, monkeypatch):
     """The temporary file is opened through the private folder's descriptor
     and its mode set with fchmod: chmod by path is never called."""
@@ -222,6 +224,7 @@ def test_the_output_is_never_reopened_or_chmoded_by_path(small, tmp_path, monkey
     assert temp_folders(tmp_path) == []
 
 
+@NEEDS_STORE
 def test_a_temporary_file_replaced_before_the_rename_is_not_renamed(small, tmp_path, monkeypatch, capsys):
     """What is renamed into place is the file that was written, or nothing."""
     real = files._to_netcdf
@@ -262,6 +265,7 @@ def full_fs(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@NEEDS_STORE
 def test_disk_full_is_one_line_and_keeps_the_earlier_output(tmp_path, full_fs):
     src = tmp_path / "in.nc"
     make_input(src)  # a 2.6 MB derivative for a 1 MB file system
@@ -301,6 +305,7 @@ print("alive")
 
 
 @pytest.mark.parametrize("fill", [0, 1], ids=["fills-while-writing", "full-from-the-start"])
+@NEEDS_STORE
 def test_to_netcdf_on_a_full_disk_raises_and_the_process_lives_on(tmp_path, full_fs, fill):
     res = subprocess.run([sys.executable, "-c", LIBRARY_DISK_FULL, str(full_fs / "x.nc"), str(fill)],
                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300, check=False)
@@ -335,6 +340,7 @@ def test_overwrite_refuses_a_device_node(small, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
+@NEEDS_STORE
 def test_a_target_that_changes_while_writing_is_not_replaced(small, tmp_path, monkeypatch, capsys, overwrite):
     """Checked again just before the rename: an output that appeared (without
     --overwrite), or that became a FIFO (with it), stays as it is."""
@@ -384,6 +390,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@NEEDS_STORE
 def test_sigterm_just_after_the_rename_says_the_output_is_complete(small, tmp_path):
     out = tmp_path / "o.nc"
     out.write_bytes(b"earlier")
@@ -398,6 +405,7 @@ def test_sigterm_just_after_the_rename_says_the_output_is_complete(small, tmp_pa
     assert temp_folders(tmp_path) == []
 
 
+@NEEDS_STORE
 def test_sighup_mid_write_cleans_up_like_sigterm(tmp_path):
     src = tmp_path / "in.nc"
     make_input(src, shape=(100, 180, 360))  # seconds to write
@@ -423,6 +431,7 @@ def test_sighup_mid_write_cleans_up_like_sigterm(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.nc", "o.nc"]
 
 
+@NEEDS_STORE
 def test_stale_temporary_folders_of_dead_runs_are_removed(small, tmp_path):
     key = atomic._host_key()
     dead = tmp_path / f"{atomic.TEMP_PREFIX}{key}-4194999-0123abcd"  # above any pid_max
@@ -436,6 +445,7 @@ def test_stale_temporary_folders_of_dead_runs_are_removed(small, tmp_path):
     assert temp_folders(tmp_path) == sorted([alive.name, elsewhere.name])  # no_pid: dead too
 
 
+@NEEDS_STORE
 def test_the_temporary_folder_of_a_killed_run_is_removed_by_the_next_one(small, tmp_path):
     src = tmp_path / "big.nc"
     make_input(src, shape=(100, 180, 360))  # seconds to write
@@ -462,6 +472,7 @@ def test_the_temporary_folder_of_a_killed_run_is_removed_by_the_next_one(small, 
 # 9, 10, 11. Long names, the umask, names that are not UTF-8
 
 
+@NEEDS_STORE
 def test_an_output_name_of_255_bytes_works(small, tmp_path):
     out = tmp_path / ("n" * 252 + ".nc")
     assert len(out.name.encode()) == 255
@@ -470,6 +481,7 @@ def test_an_output_name_of_255_bytes_works(small, tmp_path):
         assert "dt_dlat" in written
 
 
+@NEEDS_STORE
 def test_the_umask_is_never_set_to_zero(small, tmp_path, monkeypatch):
     calls = []
     real = os.umask
@@ -483,6 +495,7 @@ def test_the_umask_is_never_set_to_zero(small, tmp_path, monkeypatch):
     assert stat.S_IMODE((tmp_path / "o.nc").stat().st_mode) == 0o640
 
 
+@NEEDS_STORE
 def test_an_output_name_that_is_not_utf8(small, tmp_path):
     name = b"d\xff\xfe.nc"
     res = run(small, "-o", name, "--coord", "lat", cwd=tmp_path)
@@ -545,6 +558,7 @@ def test_data_outside_the_input_is_refused(tmp_path, kind):
     assert not (tmp_path / "o.nc").exists()
 
 
+@NEEDS_STORE
 def test_allow_external_reads_external_storage(tmp_path):
     src, secret_values = external_input(tmp_path, "external-storage")
     assert cli.main([str(src), "-o", str(tmp_path / "o.nc"), "--coord", "lat", "-q", "--allow-external"]) == 0

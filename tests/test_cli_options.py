@@ -23,6 +23,7 @@ import xarray as xr
 import xgradient  # noqa: F401  (registers .grad)
 from xgradient import cli
 from xgradient.labelled import Derivative
+from conftest import NEEDS_STORE
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -95,6 +96,7 @@ def on_a_terminal(*args, cwd):
     "options, bar",
     [([], True), (["-q"], False), (["--no-progress"], False), (["-q", "--progress"], True)],
 )
+@NEEDS_STORE
 def test_progress_bar_on_a_terminal(simple, options, bar):
     code, shown = on_a_terminal(simple, "-o", "out.nc", "--coord", "x", *options, cwd=simple.parent)
     assert code == 0, shown
@@ -102,6 +104,7 @@ def test_progress_bar_on_a_terminal(simple, options, bar):
 
 
 @pytest.mark.parametrize("options, bar", [([], False), (["--progress", "-q"], True)])
+@NEEDS_STORE
 def test_progress_bar_in_a_log_file(simple, options, bar):
     log = simple.parent / "log.txt"
     with open(log, "w") as stderr:
@@ -141,6 +144,7 @@ def test_a_user_error_found_by_the_library_is_exit_2(tmp_path, capsys):
     assert not (tmp_path / "o.nc").exists()
 
 
+@NEEDS_STORE
 def test_geo_longitude_of_a_variable_without_latitude_is_a_usage_error(tmp_path, capsys):
     lat, lon = np.array([-10.0, 0.0, 10.0]), np.arange(0.0, 360.0, 30.0)
     xr.Dataset(
@@ -175,6 +179,7 @@ def test_an_internal_error_is_exit_1_and_says_it_is_a_bug(simple, monkeypatch, c
     assert not out.exists() and not list(simple.parent.glob(".o.nc.*"))
 
 
+@NEEDS_STORE
 def test_an_error_inside_a_block_is_exit_1_too(simple, monkeypatch, capsys):
     """A bug that shows only when a block is computed, in dask's worker thread."""
 
@@ -231,6 +236,7 @@ def test_output_that_is_not_a_file_name_is_refused(simple, monkeypatch, capsys, 
     assert list((simple.parent / "existing").iterdir()) == []
 
 
+@NEEDS_STORE
 def test_a_file_named_dash_through_a_path(simple, monkeypatch):
     monkeypatch.chdir(simple.parent)
     assert cli.main(["in.nc", "-o", "./-", "--coord", "x", "-q"]) == 0
@@ -254,6 +260,7 @@ def colliding(tmp_path):
     return path
 
 
+@NEEDS_STORE
 def test_colliding_output_names_are_an_error_naming_both(colliding, capsys):
     out = colliding.parent / "o.nc"
     assert cli.main([str(colliding), "-o", str(out), "--coord", "y", "--coord", "x_dy", "-q"]) == 2
@@ -311,6 +318,7 @@ def write_with_times(path, units, calendar=None):
     "units, calendar",
     [("months since 2000-01-01", None), ("months since 2000-01-01", "gregorian"), ("days since 2000-01-01", "mars")],
 )
+@NEEDS_STORE
 def test_undecodable_times_leave_the_other_coordinates_usable(tmp_path, capsys, units, calendar):
     src, times = write_with_times(tmp_path / "in.nc", units, calendar)
     with pytest.raises(ValueError, match="decode"):  # what xarray does with the file
@@ -334,6 +342,7 @@ def test_undecodable_times_leave_the_other_coordinates_usable(tmp_path, capsys, 
         assert w.dt_dtime.attrs["units"] == f"K/{units.split()[0]}"
 
 
+@NEEDS_STORE
 def test_no_decode_times(tmp_path):
     src, days = write_with_times(tmp_path / "in.nc", "days since 2000-01-01", "noleap")
     args = [str(src), "--coord", "time", "-q"]
@@ -378,6 +387,7 @@ def write_years(folder, years=(2000, 2001, 2002)):
     return paths, xr.concat([p.t for p in parts], "time")
 
 
+@NEEDS_STORE
 def test_several_files_are_combined_along_time(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths, whole = write_years(tmp_path)
@@ -434,6 +444,7 @@ def grouped(tmp_path):
     return path
 
 
+@NEEDS_STORE
 def test_a_netcdf_group(grouped, capsys):
     out = grouped.parent / "o.nc"
     assert cli.main([str(grouped), "-o", str(out), "--coord", "lat", "-q"]) == 2
@@ -483,6 +494,7 @@ def with_masks(tmp_path):
     return path, time, values
 
 
+@NEEDS_STORE
 def test_masks_flags_and_grid_mappings_are_left_out_and_named(with_masks, capsys):
     path, time, values = with_masks
     out = path.parent / "o.nc"

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import no_compute, observed_order
+from conftest import NEEDS_STORE, no_compute, observed_order
 
 import xgradient  # noqa: F401  (registers .grad)
 
@@ -511,6 +511,7 @@ def test_divergence_of_a_gradient_flow_on_orca2(orca):
 # The command
 
 
+@NEEDS_STORE
 def test_command_horizontal_on_orca2_and_the_stereographic_file(tmp_path, orca):
     from xgradient import cli
 
@@ -575,6 +576,7 @@ def test_against_metpy_geospatial_gradient_on_the_stereographic_file():
     assert relative_error(mx, east) > 0.1  # MetPy's x is not east here
 
 
+@NEEDS_STORE
 def test_command_geo_on_a_cordex_style_file(tmp_path):
     """--geo along rlon/rlat of a file that also has 2-D lat/lon (failed with
     'several latitude coordinates' before); --horizontal on the same file."""
@@ -595,6 +597,7 @@ def test_command_geo_on_a_cordex_style_file(tmp_path):
         np.testing.assert_array_equal(w.dT_deast.values, T.grad.horizontal().dT_deast.values)
 
 
+@NEEDS_STORE
 def test_command_geo_on_a_mom_style_file(tmp_path):
     """yt_ocean and yu_ocean: each variable takes the latitude on its own dims."""
     from xgradient import cli

@@ -24,6 +24,7 @@ import xarray as xr
 
 import xgradient
 from xgradient import ncwrite
+from conftest import NEEDS_STORE
 
 h5py = pytest.importorskip("h5py")
 netCDF4 = pytest.importorskip("netCDF4")
@@ -107,6 +108,7 @@ LAYOUTS = [
 @pytest.mark.parametrize("fill", [-1e30, np.nan])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, blocks, chunks, raw, ordinary", LAYOUTS)
+@NEEDS_STORE
 def test_values_read_back_exactly(tmp_path, chunk_writes, fill, dtype, shape, blocks, chunks, raw, ordinary):
     values = field(shape, dtype)
     dims = ("time", "lat", "lon")[-len(shape) :]
@@ -142,6 +144,7 @@ def test_values_read_back_exactly(tmp_path, chunk_writes, fill, dtype, shape, bl
     ],
     ids=["zlib6", "shuffle-only", "no-filter", "h5py-keys"],
 )
+@NEEDS_STORE
 def test_other_filter_settings(tmp_path, chunk_writes, encoding):
     values = field((4, 12, 10), np.float32)
     ds = xr.Dataset({"t": (("z", "y", "x"), da.from_array(values, chunks=(2, 12, 10)))})
@@ -154,6 +157,7 @@ def test_other_filter_settings(tmp_path, chunk_writes, encoding):
     assert unfiltered_chunks(tmp_path / "ours.nc", "t") == unfiltered_chunks(tmp_path / "xarray.nc", "t")
 
 
+@NEEDS_STORE
 def test_filters_it_does_not_apply_go_through_h5py(tmp_path, chunk_writes):
     """fletcher32 (a checksum after zlib), and a contiguous variable: ordinary writes."""
     values = field((4, 6, 8), np.float64)
@@ -173,6 +177,7 @@ def test_filters_it_does_not_apply_go_through_h5py(tmp_path, chunk_writes):
     assert_same_file(tmp_path / "ours.nc", tmp_path / "xarray.nc", ["checked", "plain"])
 
 
+@NEEDS_STORE
 def test_packed_integers_and_fill_values(tmp_path, chunk_writes):
     """CF packing (int16, scale/offset, _FillValue for NaN) as xarray encodes it."""
     values = field((6, 9, 11), np.float32) * 10 + 280
@@ -208,6 +213,7 @@ def test_big_endian_dataset_is_written_in_its_byte_order(tmp_path):
     np.testing.assert_array_equal(read_h5py(path, "v"), values)
 
 
+@NEEDS_STORE
 def test_times_coordinates_and_attributes_as_xarray_writes_them(tmp_path, chunk_writes):
     """cftime and datetime64 coordinates, a dask-backed time variable, attributes."""
     times = xr.date_range("2000-01-01", periods=5, freq="MS", calendar="360_day", use_cftime=True)
@@ -255,6 +261,7 @@ def test_numpy_backed_objects_are_written_by_xarray(tmp_path, chunk_writes):
 
 
 @pytest.mark.parametrize("name", [None, "t", "x"], ids=["unnamed", "named", "named-as-a-coord"])
+@NEEDS_STORE
 def test_dataarray_reads_back_with_open_dataarray(tmp_path, name):
     values = field((4, 6), np.float32)
     arr = xr.DataArray(da.from_array(values, chunks=(2, 6)), dims=("y", "x"),
@@ -266,6 +273,7 @@ def test_dataarray_reads_back_with_open_dataarray(tmp_path, name):
         assert a.name == name
 
 
+@NEEDS_STORE
 def test_unlimited_dimension(tmp_path):
     values = field((6, 5), np.float64)
     ds = xr.Dataset({"t": (("time", "x"), da.from_array(values, chunks=(2, 5)))})
@@ -276,6 +284,7 @@ def test_unlimited_dimension(tmp_path):
         np.testing.assert_array_equal(nc["t"][...].filled(np.nan), values)
 
 
+@NEEDS_STORE
 def test_a_failing_block_leaves_the_file_closed(tmp_path):
     def boom(block):
         raise ZeroDivisionError("block failed")
@@ -287,6 +296,7 @@ def test_a_failing_block_leaves_the_file_closed(tmp_path):
         pass
 
 
+@NEEDS_STORE
 def test_the_compression_runs_in_parallel(tmp_path, monkeypatch):
     """Two blocks are encoded at the same time: the workers do not wait for each other."""
     barrier = threading.Barrier(2, timeout=10)
@@ -318,6 +328,7 @@ def test_an_hdf5_io_failure_reported_as_runtimeerror_becomes_oserror():
     assert ncwrite._as_oserror(other) is other
 
 
+@NEEDS_STORE
 def test_without_xarrays_writer_internals_it_falls_back_to_xarray_loudly(tmp_path, monkeypatch):
     """ArrayWriter is not public xarray API: if it moves, the public writer writes the same file."""
     import xarray.backends.common

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import xgradient
+from conftest import classic_dask_only
 
 PACKAGE = Path(xgradient.__file__).resolve().parent
 
@@ -389,6 +390,7 @@ def test_list_output_names_that_collide_are_an_error():
 
 
 @pytest.mark.parametrize("axis", [0, 1])
+@classic_dask_only("indexing by a boolean dask array (how chunks of unknown size arise)")
 def test_unknown_dask_chunk_sizes_say_what_to_do(axis):
     import dask.array as da
     import xarray as xr
