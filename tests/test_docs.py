@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_STORE
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -29,7 +30,7 @@ PAGES = [
     "time",
     "missing-values",
     "dask",
-    "cli",
+    pytest.param("cli", marks=NEEDS_STORE),  # its blocks write netCDF files
     "coming-from",
     "units",
     "horizontal",
