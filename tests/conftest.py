@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +204,21 @@ def chunk_writes(monkeypatch):
 def sample_path() -> Path:
     iris_sample_data = pytest.importorskip("iris_sample_data")
     return Path(iris_sample_data.path)
+
+
+def kill_mid_write(proc, folder, sig, pattern, settle=0.15):
+    """Send `sig` once the temporary output exists and has been written to for `settle` s."""
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(pattern)):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(settle)
+    if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
+        pytest.skip("the run finished before the signal")
+    proc.send_signal(sig)
+    try:
+        return proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # show where it is stuck
+        proc.send_signal(signal.SIGABRT)
+        pytest.fail("no exit 120 s after the signal:\n" + proc.communicate()[1][-8000:])

@@ -26,7 +26,7 @@ import xarray as xr
 
 import xgradient  # noqa: F401  (registers .grad)
 from xgradient import cli, files
-from conftest import NEEDS_STORE
+from conftest import NEEDS_STORE, kill_mid_write
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -345,24 +345,6 @@ def big(tmp_path_factory):
     )
     ds.to_netcdf(path)
     return path
-
-
-def kill_mid_write(proc, folder, sig, pattern):
-    """Send `sig` once the temporary output exists and is being written."""
-    deadline = time.monotonic() + 120
-    while not list(folder.glob(pattern)):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    time.sleep(0.15)
-    if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
-        pytest.skip("the run finished before the signal")
-    proc.send_signal(sig)
-    try:
-        return proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:  # show where it is stuck
-        proc.send_signal(signal.SIGABRT)
-        pytest.fail("no exit 120 s after the signal:\n" + proc.communicate()[1][-8000:])
 
 
 @NEEDS_STORE

@@ -26,7 +26,7 @@ import pytest
 import xarray as xr
 
 from xgradient import atomic, cli, files
-from conftest import NEEDS_STORE
+from conftest import NEEDS_STORE, kill_mid_write
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -414,16 +414,7 @@ def test_sighup_mid_write_cleans_up_like_sigterm(tmp_path):
         [sys.executable, "-m", "xgradient", str(src), "-o", str(out), "--coord", "lat", "-q", "--overwrite"],
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(f"{atomic.TEMP_PREFIX}*/*")):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    time.sleep(0.3)
-    if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
-        pytest.skip("the run finished before the signal")
-    proc.send_signal(signal.SIGHUP)
-    _, err = proc.communicate(timeout=120)
+    _, err = kill_mid_write(proc, tmp_path, signal.SIGHUP, f"{atomic.TEMP_PREFIX}*/*", settle=0.3)
     assert proc.returncode == 128 + signal.SIGHUP, err
     assert err.splitlines()[-1] == "xgradient: hung up; no output written"
     assert out.read_bytes() == b"earlier"
@@ -452,16 +443,7 @@ def test_the_temporary_folder_of_a_killed_run_is_removed_by_the_next_one(small, 
         [sys.executable, "-m", "xgradient", str(src), "-o", str(tmp_path / "o.nc"), "--coord", "lat", "-q"],
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(f"{atomic.TEMP_PREFIX}*/*")):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    time.sleep(0.3)
-    if proc.poll() is not None:  # pragma: no cover - a machine far faster than this one
-        pytest.skip("the run finished before the signal")
-    proc.kill()
-    proc.wait(timeout=60)
+    kill_mid_write(proc, tmp_path, signal.SIGKILL, f"{atomic.TEMP_PREFIX}*/*", settle=0.3)
     assert len(temp_folders(tmp_path)) == 1 and not (tmp_path / "o.nc").exists()
     assert cli.main([str(small), "-o", str(tmp_path / "other.nc"), "--coord", "lat", "-q"]) == 0
     assert temp_folders(tmp_path) == []
