@@ -138,7 +138,7 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
                 # Arrays xarray opens from files get a 0-d meta under dask's
                 # expression backend (2026.8), and overlap's concatenate then
                 # fails: the blocks as they are, with the right meta.
-                x = x.map_blocks(_same, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
+                x = x.map_blocks(_unchanged, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
             x = da.overlap.overlap(
                 x,
                 depth={axis: depth},
@@ -202,7 +202,7 @@ def _block(values, *parts, axis, halos, scale_dims, scale=None):
     )
 
 
-def _same(block):
+def _unchanged(block):
     return block
 
 
