@@ -351,6 +351,25 @@ def test_solid_body_rotation():
         assert 3.7 < slope(ns, column) < 4.8
 
 
+@pytest.mark.parametrize("unit, per_degree", [("radians", np.pi / 180), ("degrees_north", 1.0)])
+def test_latitude_in_radians_gives_the_same_metric_terms(unit, per_degree):
+    """tan(lat)/R of the divergence and vorticity reads the latitude's units:
+    with the latitude in radians it was taken as degrees (47 % off, silently)."""
+    U = 20.0
+    ds = sphere(32, {"u": lambda p, l: U * np.cos(p), "v": lambda p, l: U * np.sin(2 * p) * np.cos(l)})
+    ref = {"vorticity": ds.grad.vorticity(geo=True), "divergence": ds.grad.divergence(geo=True)}
+    other = ds.assign_coords(lat=("lat", ds.lat.values * per_degree, {"units": unit}))
+    for name, expected in ref.items():
+        got = getattr(other.grad, name)(geo=True)
+        np.testing.assert_allclose(got.values, expected.values, rtol=1e-12, atol=1e-12 * float(np.abs(expected).max()))
+    # Solid-body rotation, vorticity 2 U sin(lat) / R: the metric term is half of it.
+    solid = sphere(32, {"u": lambda p, l: U * np.cos(p), "v": lambda p, l: 0 * p})
+    exact = (2 * U * np.sin(np.deg2rad(solid.lat)) / R).broadcast_like(solid.u)
+    rows = band(solid)
+    solid = solid.assign_coords(lat=("lat", solid.lat.values * per_degree, {"units": unit}))
+    assert max_err(solid.grad.vorticity(geo=True), exact.values, rows) < 1e-2 * U / R  # 47 % off before
+
+
 def test_hessian_on_the_sphere_is_the_coordinate_partials_in_metres():
     """The documented choice: d2f_dlatdlon = 1/(R^2 cos(lat)) d2f/dlat dlon (radians)."""
     ns = (16, 32, 64, 128)

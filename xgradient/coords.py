@@ -484,6 +484,23 @@ def radii_of_curvature(phi, a, b):
     return a * (1.0 - e2) / w**1.5, a / np.sqrt(w)
 
 
+def tan_lat_over_n(phi, a, b):
+    """tan(phi) / N(phi) for latitudes `phi` in radians, NaN at a pole.
+
+    The metric term of the divergence and vorticity on a sphere or an
+    ellipsoid of semi-axes `a` >= `b` (N: the prime-vertical radius of
+    curvature, see :func:`radii_of_curvature`). At +-90 degrees tan is not
+    inf but ~1.6e16 in floating point, so the poles are masked explicitly.
+
+    >>> tan_lat_over_n(np.array([0.0, np.pi / 4, np.pi / 2]), 2.0, 2.0)
+    array([0. , 0.5, nan])
+    """
+    phi = np.asarray(phi, dtype=np.float64)
+    _, N = radii_of_curvature(phi, a, b)
+    pole = np.isclose(np.abs(phi), np.pi / 2, rtol=0, atol=1e-11)
+    return np.where(pole, np.nan, np.tan(np.where(pole, 0.0, phi)) / N)
+
+
 def detect_period(coord: Coordinate) -> float | None:
     """360 when `coord` is a longitude that goes round the globe, else None.
 

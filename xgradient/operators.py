@@ -146,12 +146,8 @@ def _tan_lat_over_radius(derivative: Derivative, like):
     In the dtype of `like`, and per metre when `like` is a pint quantity.
     """
     c = derivative.coord
-    lat = c.values
-    pole = np.isclose(np.abs(lat), 90.0, rtol=0, atol=1e-9)
-    a, b = derivative.earth
-    _, N = _coords.radii_of_curvature(np.deg2rad(lat), a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(pole, np.nan, np.tan(np.deg2rad(lat)) / N)
+    phi = c.values * _units.radians_per_unit(c.name, c.units)
+    t = _coords.tan_lat_over_n(phi, *derivative.earth)
     from .chunked import unify
 
     t, _ = unify(xr.DataArray(t.astype(like.dtype), dims=(c.dim,)), like)
