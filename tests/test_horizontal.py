@@ -627,10 +627,10 @@ def test_command_geo_on_a_mom_style_file(tmp_path):
         np.testing.assert_array_equal(w.du_dxu_ocean.values, ds.u.grad("xu_ocean", geo=True).values)
 
 
-def test_large_grid_in_place_metric_loop_equals_dask():
-    """Above the kernel's threading size (the derivatives split between
-    threads) the metric is applied in place by the compiled loop; the dask
-    path applies it block by block: same bits."""
+def test_large_grid_one_pass_loop_equals_dask():
+    """Above the kernel's threading size (the grid rows split between
+    threads) the one-pass compiled loop; the dask path differentiates and
+    applies the metric block by block: same bits."""
     lat, lon = rotated_grid(1030, 1040, span=(40.0, 50.0))
     T = curvilinear(lat, lon)
     assert T.size > xgradient.kernel.THREAD_MIN_SIZE
@@ -640,3 +640,81 @@ def test_large_grid_in_place_metric_loop_equals_dask():
     _, east, north = field_and_exact(lat, lon)
     inner = (slice(1, -1), slice(1, -1))  # the ends are first order (edge_order=1)
     assert relative_error(got.dT_deast[inner], east[inner]) < 1e-5
+
+
+# ---------------------------------------------------------------------------
+# The one-pass loop (kernel.apply_metric) against the same sums in steps
+
+
+def _in_steps(values, s0, s1, metric):
+    """The derivatives along the last two axes of `values` converted to float64
+    (core.differentiate: the kernel's sums, or its numpy reference), then
+    ``a d0 + b d1`` in float64, rounded once."""
+    from xgradient.core import differentiate
+
+    work = values.astype(np.float64)
+    d0 = differentiate(work, s0, -2)
+    d1 = differentiate(work, s1, -1)
+    a, b, c, e = metric
+    return ((a * d0 + b * d1).astype(values.dtype), (c * d0 + e * d1).astype(values.dtype))
+
+
+@pytest.mark.skipif(not xgradient.kernel.HAVE_NUMBA, reason="the one-pass loop is compiled")
+@pytest.mark.parametrize("accuracy, edge_order", [(2, 1), (2, 2), (4, 1), (6, 1)])
+@pytest.mark.parametrize("wrap", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_pass_loop_equals_the_steps_bit_for_bit(accuracy, edge_order, wrap, dtype):
+    from xgradient.kernel import apply_metric
+    from xgradient.stencil import build_stencil
+
+    rng = np.random.default_rng(accuracy * 10 + edge_order)
+    for shape in [(9, 13), (3, 8, 7), (2, 2, 11, 12)]:
+        n0, n1 = shape[-2:]
+        s0, s1 = (
+            build_stencil(
+                np.sort(rng.uniform(0, 5, n)) if not w else np.arange(n, dtype=float),
+                accuracy=accuracy,
+                edge_order=edge_order,
+                period=float(n) if w else None,
+            )
+            for n, w in zip((n0, n1), wrap)
+        )
+        values = rng.standard_normal(shape).astype(dtype)
+        values[(0,) * (len(shape) - 2) + (n0 // 2, n1 // 3)] = np.nan  # reaches only its neighbours
+        metric = [rng.standard_normal((n0, n1)) for _ in range(4)]
+        got = apply_metric(values, *[(s.weights, s.start, s.divisor) for s in (s0, s1)], metric, threads=1)
+        for g, e in zip(got, _in_steps(values, s0, s1, metric)):
+            assert g.dtype == dtype and g.shape == shape
+            np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.skipif(not xgradient.kernel.HAVE_NUMBA, reason="the one-pass loop is compiled")
+def test_one_pass_loop_split_between_threads_is_the_same():
+    from xgradient.kernel import THREAD_MIN_SIZE, apply_metric
+    from xgradient.stencil import build_stencil
+
+    shape = (3, 700, 600)
+    assert np.prod(shape) >= THREAD_MIN_SIZE
+    values = np.random.default_rng(1).standard_normal(shape)
+    rows = [(s.weights, s.start, s.divisor) for s in (build_stencil(np.arange(700.0)), build_stencil(np.arange(600.0), accuracy=4))]
+    metric = [np.full((700, 600), k + 1.5) for k in range(4)]
+    one = apply_metric(values, *rows, metric, threads=1)
+    for threads in (2, 3):
+        for a, b in zip(one, apply_metric(values, *rows, metric, threads=threads)):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_one_pass_numpy_path_equals_dask_and_other_dim_orders(dtype):
+    """numpy data with the grid dims last takes the one-pass loop; dask data, or
+    the grid dims elsewhere, the steps: the same numbers."""
+    lat, lon = rotated_grid(23, 31)
+    f, _, _ = field_and_exact(lat, lon)
+    levels = np.stack([f * (k + 1) * 10 for k in range(3)]).astype(dtype)
+    T = xr.DataArray(levels, dims=("z", "j", "i"), name="T", coords=curvilinear(lat, lon).coords)
+    got = T.grad.horizontal(accuracy=4)
+    assert got.dT_deast.dtype == (np.float64 if dtype == np.int32 else dtype)
+    lazy = T.chunk({"j": 7, "i": 9, "z": 2}).grad.horizontal(accuracy=4)
+    xr.testing.assert_identical(lazy.compute(), got)
+    moved = T.transpose("j", "z", "i").grad.horizontal(accuracy=4)
+    xr.testing.assert_identical(moved.transpose("z", "j", "i"), got)

@@ -38,7 +38,7 @@ import xarray as xr
 from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
-from .kernel import numba
+from .kernel import HAVE_NUMBA, apply_metric
 from .labelled import (
     DROPPED_ATTRS,
     EARTH_RADIUS,
@@ -402,7 +402,7 @@ class _Regular:
     def tan_lat_over_n(self):
         c = self.north.coord
         phi = c.values * _units.radians_per_unit(c.name, c.units)
-        return xr.DataArray(_tan_over_n(phi, self.north.earth), dims=(c.dim,))
+        return xr.DataArray(_coords.tan_lat_over_n(phi, *self.north.earth), dims=(c.dim,))
 
 
 # ---------------------------------------------------------------------------
@@ -468,7 +468,7 @@ class _Curvilinear:
         return cls(dims, lat, lon, earth, options, [f"computed from {gm.name!r}"])
 
     def tan_lat_over_n(self):
-        return xr.DataArray(_tan_over_n(self.phi, self.earth), dims=self.dims)
+        return xr.DataArray(_coords.tan_lat_over_n(self.phi, *self.earth), dims=self.dims)
 
     # -- the metric ------------------------------------------------------
 
@@ -486,7 +486,20 @@ class _Curvilinear:
         axes = tuple(da.get_axis_num(d) for d in self.dims)
         data = da.data
         lazy = is_dask_array(data)
-        f = [differentiate(data, s, ax, skipna=self.skipna) for s, ax in zip(self.stencils, axes)]
+        if (
+            HAVE_NUMBA
+            and not lazy
+            and not self.skipna
+            and dtype in (np.float32, np.float64)
+            and axes == (data.ndim - 2, data.ndim - 1)
+        ):
+            # One pass: both derivatives and the metric, nothing stored between.
+            rows = [(s.weights, s.start, s.divisor) for s in self.stencils]
+            return apply_metric(np.asarray(data).astype(dtype, copy=False), *rows, self.metric())
+        # The same numbers in steps: the derivatives of the data converted to
+        # float64, combined in float64, rounded once.
+        work = data.astype(np.float64) if dtype.kind == "f" else data
+        f = [differentiate(work, s, ax, skipna=self.skipna) for s, ax in zip(self.stencils, axes)]
         if lazy:
             # Each derivative merged small chunks along its own axis: both
             # (and the metric) get the merged chunks of both axes.
@@ -500,14 +513,14 @@ class _Curvilinear:
         elif lazy:
             metric = [_as_dask(m, data, axes) for m in self.metric()]
         else:
-            return _combine_both(f[0], f[1], self.metric(), axes)
+            metric = [_broadcastable(m, data.ndim, axes) for m in self.metric()]
         if lazy:
             import dask.array as dsa
 
-            east = dsa.map_blocks(_combine, f[0], f[1], metric[0], metric[1], dtype=dtype)
-            north = dsa.map_blocks(_combine, f[0], f[1], metric[2], metric[3], dtype=dtype)
+            east = dsa.map_blocks(_combine, f[0], f[1], metric[0], metric[1], dtype, dtype=dtype)
+            north = dsa.map_blocks(_combine, f[0], f[1], metric[2], metric[3], dtype, dtype=dtype)
             return east, north
-        return _combine(f[0], f[1], metric[0], metric[1]), _combine(f[0], f[1], metric[2], metric[3])
+        return _combine(f[0], f[1], metric[0], metric[1], dtype), _combine(f[0], f[1], metric[2], metric[3], dtype)
 
     def _masked_metric(self, data, axes, lazy):
         """The metric with the coordinates of NaN cells masked, as the data's stencils are."""
@@ -532,13 +545,6 @@ class _Curvilinear:
 
 def _nan_where_nan(data, m):
     return np.where(np.isnan(data), np.nan, m)
-
-
-def _tan_over_n(phi, earth):
-    """tan(lat) / N(lat), NaN at a pole (where tan is not inf but ~1.6e16)."""
-    _, N = _coords.radii_of_curvature(phi, *earth)
-    pole = np.isclose(np.abs(phi), np.pi / 2, rtol=0, atol=1e-11)
-    return np.where(pole, np.nan, np.tan(np.where(pole, 0.0, phi)) / N)
 
 
 def _degrees(coord, var, dims):
@@ -709,48 +715,7 @@ def _as_dask(m, data, axes):
 # in float64 and rounded once to the result's dtype
 
 
-def _combine(fi, fj, a, b):
+def _combine(fi, fj, a, b, dtype):
     out = a * fi
     out += b * fj
-    return out.astype(fi.dtype, copy=False)
-
-
-def _combine_both(fi, fj, metric, axes):
-    """Both results from the 2-D metric, in place in `fi` and `fj` when the
-    compiled loop can (the grid dims last, in order: one pass over memory)."""
-    fused = (
-        _fused is not None
-        and fi.dtype.kind == "f"
-        and axes == (fi.ndim - 2, fi.ndim - 1)
-        and fi.flags.c_contiguous
-        and fj.flags.c_contiguous
-    )
-    if not fused:
-        ei, ej, ni, nj = (_broadcastable(m, fi.ndim, axes) for m in metric)
-        return _combine(fi, fj, ei, ej), _combine(fi, fj, ni, nj)
-    m = metric[0].size
-    args = (fi.reshape(-1, m), fj.reshape(-1, m), *(x.reshape(-1) for x in metric))
-    _fused(*args, 0, m)
-    return fi, fj
-
-
-_fused = None
-# Grid points per tile of the fused loop: 4 metric arrays of 8 KiB (in L1/L2).
-_TILE = 1024
-if numba is not None:
-
-    @numba.njit(nogil=True)
-    def _fused(fi, fj, ei, ej, ni, nj, start, stop):  # pragma: no cover - compiled
-        # The same float64 products and sum, in the same order, as
-        # _combine: identical bits on the numpy and the dask path. Tiles of
-        # the grid points start..stop, every level in turn: the metric's
-        # tile stays in cache.
-        outer = fi.shape[0]
-        for k0 in range(start, stop, _TILE):
-            k1 = min(k0 + _TILE, stop)
-            for o in range(outer):
-                for k in range(k0, k1):
-                    a = np.float64(fi[o, k])
-                    b = np.float64(fj[o, k])
-                    fi[o, k] = ei[k] * a + ej[k] * b
-                    fj[o, k] = ni[k] * a + nj[k] * b
+    return out.astype(dtype, copy=False)

@@ -530,3 +530,203 @@ def _compiled(K):
                                 out[oo, r] = acc * sc[oo, 0]
 
     return _Loops(middle, last)
+
+
+# ---------------------------------------------------------------------------
+# Two axes at once, combined by a metric (horizontal derivatives)
+
+# Bytes of metric rows a block of grid rows keeps in cache while every
+# level runs through it (four float64 arrays: 256 KiB sits in L2).
+METRIC_BLOCK_BYTES = 1 << 18
+
+
+def _axis_rows(weights, start, divisor, n):
+    """One axis's stencil as the fused loop reads it: point indices wrapped
+    modulo `n`, float64 weights (NaN = unused), float64 divisors (NaN = a
+    weighted sum) and each quotient row's first and last used slots."""
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    K = weights.shape[1]
+    start = np.asarray(start, dtype=np.int64)
+    idx = (start[:, None] + np.arange(K)) % n
+    div = np.full(weights.shape[0], np.nan) if divisor is None else np.asarray(divisor, dtype=np.float64)
+    used = np.isfinite(weights) & (weights != 0)
+    first = np.argmax(used, axis=1)
+    last = K - 1 - np.argmax(used[:, ::-1], axis=1)
+    return idx.astype(np.int64), weights, np.ascontiguousarray(div), np.stack([first, last], axis=1).astype(np.int64)
+
+
+def apply_metric(values, first, second, metric, threads=None):
+    """Derivatives along the last two axes, combined by a metric, in one pass.
+
+    With ``d0`` and ``d1`` the derivatives of `values` along axes -2 and -1,
+    returns ``(a * d0 + b * d1, c * d0 + e * d1)`` for ``(a, b, c, e) =
+    metric``: each output point is written once and neither derivative is
+    ever stored, so memory sees the input, the metric and the two outputs
+    only. A block of grid rows runs through every leading index (level,
+    time) before the next, so that its metric rows stay in cache.
+
+    The numbers are those of :func:`apply` on the values converted to
+    float64, followed by ``a * d0 + b * d1`` in float64 (in that order),
+    rounded once to the dtype of `values`.
+
+    Parameters
+    ----------
+    values : ndarray of float32 or float64, shape (..., n0, n1)
+    first, second : tuple (weights, start, divisor)
+        The stencils along axes -2 and -1, as :class:`~xgradient.stencil.Stencil`
+        holds them (`divisor` may be None); points wrap modulo the axis
+        length (a periodic stencil's rows reach past the ends).
+    metric : sequence of four float64 ndarrays, shape (n0, n1)
+    threads : int, optional
+        Threads to split the grid rows between (default: all cores).
+
+    Returns
+    -------
+    tuple of two ndarrays
+        Shaped and typed like `values`.
+
+    Raises
+    ------
+    RuntimeError
+        numba is not installed (callers check :data:`HAVE_NUMBA`).
+
+    Examples
+    --------
+    >>> from xgradient.stencil import build_stencil
+    >>> f = np.add.outer(np.arange(4.0) ** 2, 3 * np.arange(5.0))   # y**2 + 3 x
+    >>> s0, s1 = build_stencil(np.arange(4.0), edge_order=2), build_stencil(np.arange(5.0))
+    >>> one, zero = np.ones((4, 5)), np.zeros((4, 5))
+    >>> east, north = apply_metric(f, (s0.weights, s0.start, s0.divisor),
+    ...                            (s1.weights, s1.start, s1.divisor), (zero, one, one, zero))
+    >>> east[0], north[:, 0]
+    (array([3., 3., 3., 3., 3.]), array([0., 2., 4., 6.]))
+    """
+    if not HAVE_NUMBA:
+        raise RuntimeError("apply_metric needs numba")
+    values = np.asarray(values)
+    if values.dtype not in (np.float32, np.float64) or values.ndim < 2:
+        raise TypeError(f"apply_metric takes float32 or float64 arrays of 2 or more dimensions, got {values.dtype} {values.shape}")
+    shape = values.shape
+    n0, n1 = shape[-2:]
+    f = np.ascontiguousarray(values).reshape(-1, n0, n1)
+    m = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n0, n1))) for x in metric]
+    idx0, w0, d0, used0 = _axis_rows(*first, n0)
+    idx1, w1, d1, used1 = _axis_rows(*second, n1)
+    runs1 = row_runs(w1, np.asarray(second[1], dtype=np.int64), n1, None if second[2] is None else d1)
+    wt1 = np.ascontiguousarray(w1.T)
+    out_a = np.empty(f.shape, values.dtype)
+    out_b = np.empty(f.shape, values.dtype)
+    if f.size == 0:
+        return out_a.reshape(shape), out_b.reshape(shape)
+    block = max(1, METRIC_BLOCK_BYTES // (32 * n1))
+
+    def loop(y_from, y_to):
+        _metric_loop(f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, *m, out_a, out_b, y_from, y_to, block)
+
+    threads = _cores() if threads is None else threads
+    if threads <= 1 or f.size < THREAD_MIN_SIZE or n0 < 2 * threads:
+        loop(0, n0)
+    else:
+        edges = np.linspace(0, n0, threads + 1).astype(int)
+        spans = list(itertools.pairwise(edges))
+        tasks = [_pool().submit(loop, *span) for span in spans[:-1]]
+        try:
+            loop(*spans[-1])
+        finally:
+            for t in tasks:
+                t.result()
+    return out_a.reshape(shape), out_b.reshape(shape)
+
+
+if HAVE_NUMBA:
+
+    @njit(nogil=True)
+    def _metric_loop(  # pragma: no cover - compiled
+        f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, ma, mb, mc, me, out_a, out_b, y_from, y_to, block
+    ):
+        # Grid rows y_from <= y < y_to (this thread's share), in blocks of
+        # `block` rows; each block runs through every level o.
+        outer = f.shape[0]
+        n1 = f.shape[2]
+        K0 = w0.shape[1]
+        K1 = w1.shape[1]
+        g0 = np.empty(n1)  # d/d(axis -2) of one grid row, float64
+        g1 = np.empty(n1)  # d/d(axis -1)
+        for b0 in range(y_from, y_to, block):
+            b1 = min(b0 + block, y_to)
+            for o in range(outer):
+                fo = f[o]
+                for y in range(b0, b1):
+                    # Along axis -2: a weighted sum (or a quotient) of whole
+                    # rows. Unsigned indices: no negative-index test, so the
+                    # loops vectorise.
+                    dv = d0[y]
+                    if dv == dv:
+                        lo = fo[idx0[y, used0[y, 0]]]
+                        hi = fo[idx0[y, used0[y, 1]]]
+                        for x in range(np.uint64(n1)):
+                            g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
+                    else:
+                        started = False
+                        for j in range(K0):
+                            wj = w0[y, j]
+                            if wj != wj:  # NaN marks an unused slot
+                                continue
+                            src = fo[idx0[y, j]]
+                            if started:
+                                for x in range(np.uint64(n1)):
+                                    g0[x] += wj * np.float64(src[x])
+                            else:
+                                for x in range(np.uint64(n1)):
+                                    g0[x] = wj * np.float64(src[x])
+                                started = True
+                    # Along axis -1: runs of shifted stencils, then the odd rows.
+                    row = fo[y]
+                    for p in range(runs1.shape[0]):
+                        r0 = runs1[p, FIRST]
+                        r1 = runs1[p, END]
+                        shift = runs1[p, SHIFT]
+                        kind = runs1[p, KIND]
+                        if kind == QUOTIENT:
+                            dq = d1[r0]
+                            a = row[r0 + shift : r1 + shift]
+                            c = row[r0 + shift + K1 - 1 : r1 + shift + K1 - 1]
+                            g = g1[r0:r1]
+                            for q in range(np.uint64(r1 - r0)):
+                                g[q] = (np.float64(c[q]) - np.float64(a[q])) / dq
+                        elif kind == SUM:
+                            g = g1[r0:r1]
+                            for j in range(K1):
+                                a = row[r0 + shift + j : r1 + shift + j]
+                                wj = wt1[j, r0:r1]
+                                if j == 0:
+                                    for q in range(np.uint64(r1 - r0)):
+                                        g[q] = wj[q] * np.float64(a[q])
+                                else:
+                                    for q in range(np.uint64(r1 - r0)):
+                                        g[q] += wj[q] * np.float64(a[q])
+                        else:
+                            for q in range(r0, r1):
+                                dq = d1[q]
+                                if dq == dq:
+                                    g1[q] = (
+                                        np.float64(row[idx1[q, used1[q, 1]]]) - np.float64(row[idx1[q, used1[q, 0]]])
+                                    ) / dq
+                                    continue
+                                started = False
+                                acc = 0.0
+                                for j in range(K1):
+                                    wj = w1[q, j]
+                                    if wj != wj:
+                                        continue
+                                    v = wj * np.float64(row[idx1[q, j]])
+                                    acc = acc + v if started else v
+                                    started = True
+                                g1[q] = acc
+                    ra, rb, rc, re = ma[y], mb[y], mc[y], me[y]
+                    da, db = out_a[o, y], out_b[o, y]
+                    for x in range(np.uint64(n1)):
+                        u = g0[x]
+                        v = g1[x]
+                        da[x] = ra[x] * u + rb[x] * v
+                        db[x] = rc[x] * u + re[x] * v
