@@ -336,3 +336,39 @@ def test_horizontal_on_a_curvilinear_grid_gives_quantities(how):
     assert (
         quantified(t.to_dataset()).grad.horizontal().dT_dnorth.data.units == ureg.Unit("K/m")
     )
+
+
+# ---------------------------------------------------------------------------
+# xgradient.gradient on bare pint quantities, as numpy.gradient takes them
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_gradient_of_bare_quantities_keeps_units_like_numpy(lazy):
+    import dask.array as dsa
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((5, 6))
+    y = np.cumsum(rng.uniform(0.5, 1.5, 5))
+    f = ureg.Quantity(dsa.from_array(values, chunks=(2, 3)) if lazy else values, "degC")
+    got = xgradient.gradient(f, ureg.Quantity(y, "km"), ureg.Quantity(2.0, "s"))
+    # pint's own numpy.gradient gives one axis's units right (below) but
+    # calls both of these delta_degC / km / s.
+    units = [ureg.Unit("delta_degC / km"), ureg.Unit("delta_degC / s")]
+    for g, e, u in zip(got, np.gradient(values, y, 2.0), units):
+        assert g.units == u
+        assert is_dask(g.magnitude) == lazy
+        np.testing.assert_array_equal(np.asarray(g.magnitude), e)
+    assert np.gradient(ureg.Quantity(values, "degC"), ureg.Quantity(y, "km"), axis=0).units == units[0]
+    one = xgradient.gradient(f, ureg.Quantity(1.5, "m"), axis=1, accuracy=4)
+    assert one.units == ureg.Unit("delta_degC / m")
+    np.testing.assert_array_equal(
+        np.asarray(one.magnitude), xgradient.gradient(values, 1.5, axis=1, accuracy=4)
+    )
+
+
+def test_gradient_of_plain_data_over_quantity_spacing_is_per_that_unit():
+    """numpy.gradient through pint calls this dimensionless; it is 1/s."""
+    t = ureg.Quantity(np.array([0.0, 1.0, 3.0]), "s")
+    got = xgradient.gradient(np.array([0.0, 2.0, 6.0]), t)
+    assert got.units == ureg.Unit("1/s")
+    np.testing.assert_array_equal(got.magnitude, np.gradient(np.array([0.0, 2.0, 6.0]), t.magnitude))

@@ -193,6 +193,33 @@ def _spacings(f, varargs, axes):
     return spacings
 
 
+def _is_quantity(x):
+    """A pint-like quantity: a magnitude and units (xarray objects have neither)."""
+    return hasattr(x, "magnitude") and hasattr(x, "units") and hasattr(x, "to")
+
+
+def _magnitude(x):
+    return x.magnitude if _is_quantity(x) else x
+
+
+def _with_units(results, f, varargs, quantity):
+    """`results` (one array or a tuple, per axis) as quantities of `quantity`'s
+    type: the units of a difference of `f` (``delta_degC`` for ``degC``) over
+    those of each axis's spacing, as numpy.gradient gives them for pint
+    quantities (and ``1/s`` for plain data over seconds, where pint's own
+    numpy.gradient says dimensionless)."""
+    one = quantity(1.0, f.units) if _is_quantity(f) else quantity(1.0, "")
+    delta = (one - one).units if _is_quantity(f) else one.units
+    several = isinstance(results, tuple)
+    results = results if several else (results,)
+    steps = list(varargs) if len(varargs) > 1 else list(varargs) * len(results)
+    out = []
+    for k, r in enumerate(results):
+        units = delta / steps[k].units if k < len(steps) and _is_quantity(steps[k]) else delta
+        out.append(quantity(r, units))
+    return tuple(out) if several else out[0]
+
+
 def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, skipna=False):
     """Derivatives of a numpy or dask array: ``numpy.gradient``, faster, plus options.
 
@@ -264,6 +291,13 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
     True
     """
     options = Options(edge_order=edge_order, accuracy=accuracy, periodic=periodic, skipna=skipna)
+    quantities = [x for x in (f, *varargs) if _is_quantity(x)]
+    if quantities:
+        plain = gradient(
+            _magnitude(f), *map(_magnitude, varargs), axis=axis, edge_order=edge_order,
+            accuracy=accuracy, periodic=periodic, skipna=skipna,
+        )
+        return _with_units(plain, f, varargs, type(quantities[0]))
     edge_order, accuracy, skipna, period = (
         options.edge_order, options.accuracy, options.skipna, options.period
     )
