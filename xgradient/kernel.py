@@ -614,6 +614,10 @@ def apply_metric(values, first, second, metric, threads=None):
     idx1, w1, d1, used1 = _axis_rows(*second, n1)
     runs1 = row_runs(w1, np.asarray(second[1], dtype=np.int64), n1, None if second[2] is None else d1)
     wt1 = np.ascontiguousarray(w1.T)
+    # The longest quotient run along axis -1 (the interior of a uniform
+    # accuracy-2 stencil) is computed inside the last loop, not stored.
+    lengths = np.where(runs1[:, KIND] == QUOTIENT, runs1[:, END] - runs1[:, FIRST], 0)
+    main = int(np.argmax(lengths)) if lengths.size and lengths.max() > 0 else -1
     out_a = np.empty(f.shape, values.dtype)
     out_b = np.empty(f.shape, values.dtype)
     if f.size == 0:
@@ -621,7 +625,7 @@ def apply_metric(values, first, second, metric, threads=None):
     block = max(1, METRIC_BLOCK_BYTES // (32 * n1))
 
     def loop(y_from, y_to):
-        _metric_loop(f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, *m, out_a, out_b, y_from, y_to, block)
+        _metric_loop(f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, *m, out_a, out_b, y_from, y_to, block)
 
     threads = _cores() if threads is None else threads
     if threads <= 1 or f.size < THREAD_MIN_SIZE or n0 < 2 * threads:
@@ -642,29 +646,37 @@ if HAVE_NUMBA:
 
     @njit(nogil=True)
     def _metric_loop(  # pragma: no cover - compiled
-        f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, ma, mb, mc, me, out_a, out_b, y_from, y_to, block
+        f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, ma, mb, mc, me, out_a, out_b, y_from, y_to, block
     ):
         # Grid rows y_from <= y < y_to (this thread's share), in blocks of
-        # `block` rows; each block runs through every level o.
+        # `block` rows; each block runs through every level o. Unsigned
+        # indices in the inner loops: no negative-index test, so they vectorise.
         outer = f.shape[0]
         n1 = f.shape[2]
         K0 = w0.shape[1]
         K1 = w1.shape[1]
         g0 = np.empty(n1)  # d/d(axis -2) of one grid row, float64
         g1 = np.empty(n1)  # d/d(axis -1)
+        # Columns m0 <= x < m1: the run `main`, differenced in the last loop.
+        m0 = runs1[main, FIRST] if main >= 0 else 0
+        m1 = runs1[main, END] if main >= 0 else 0
+        ms = runs1[main, SHIFT] if main >= 0 else 0
+        mq = d1[m0] if main >= 0 else 1.0
         for b0 in range(y_from, y_to, block):
             b1 = min(b0 + block, y_to)
             for o in range(outer):
                 fo = f[o]
                 for y in range(b0, b1):
-                    # Along axis -2: a weighted sum (or a quotient) of whole
-                    # rows. Unsigned indices: no negative-index test, so the
-                    # loops vectorise.
+                    # Along axis -2: a quotient of two rows (done in the last
+                    # loop, except outside the main run), or a weighted sum.
                     dv = d0[y]
-                    if dv == dv:
-                        lo = fo[idx0[y, used0[y, 0]]]
-                        hi = fo[idx0[y, used0[y, 1]]]
-                        for x in range(np.uint64(n1)):
+                    quotient = dv == dv
+                    lo = fo[idx0[y, used0[y, 0]]]
+                    hi = fo[idx0[y, used0[y, 1]]]
+                    if quotient:
+                        for x in range(0, m0):
+                            g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
+                        for x in range(m1, n1):
                             g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
                     else:
                         started = False
@@ -680,9 +692,11 @@ if HAVE_NUMBA:
                                 for x in range(np.uint64(n1)):
                                     g0[x] = wj * np.float64(src[x])
                                 started = True
-                    # Along axis -1: runs of shifted stencils, then the odd rows.
+                    # Along axis -1: runs of shifted stencils and the odd rows.
                     row = fo[y]
                     for p in range(runs1.shape[0]):
+                        if p == main:
+                            continue
                         r0 = runs1[p, FIRST]
                         r1 = runs1[p, END]
                         shift = runs1[p, SHIFT]
@@ -725,8 +739,28 @@ if HAVE_NUMBA:
                                 g1[q] = acc
                     ra, rb, rc, re = ma[y], mb[y], mc[y], me[y]
                     da, db = out_a[o, y], out_b[o, y]
-                    for x in range(np.uint64(n1)):
-                        u = g0[x]
-                        v = g1[x]
-                        da[x] = ra[x] * u + rb[x] * v
-                        db[x] = rc[x] * u + re[x] * v
+                    for x in range(0, m0):
+                        da[x] = ra[x] * g0[x] + rb[x] * g1[x]
+                        db[x] = rc[x] * g0[x] + re[x] * g1[x]
+                    for x in range(m1, n1):
+                        da[x] = ra[x] * g0[x] + rb[x] * g1[x]
+                        db[x] = rc[x] * g0[x] + re[x] * g1[x]
+                    if m1 > m0:
+                        a = row[m0 + ms : m1 + ms]
+                        c = row[m0 + ms + K1 - 1 : m1 + ms + K1 - 1]
+                        ra, rb, rc, re = ra[m0:m1], rb[m0:m1], rc[m0:m1], re[m0:m1]
+                        da, db = da[m0:m1], db[m0:m1]
+                        if quotient:
+                            lo, hi = lo[m0:m1], hi[m0:m1]
+                            for q in range(np.uint64(m1 - m0)):
+                                u = (np.float64(hi[q]) - np.float64(lo[q])) / dv
+                                v = (np.float64(c[q]) - np.float64(a[q])) / mq
+                                da[q] = ra[q] * u + rb[q] * v
+                                db[q] = rc[q] * u + re[q] * v
+                        else:
+                            g = g0[m0:m1]
+                            for q in range(np.uint64(m1 - m0)):
+                                u = g[q]
+                                v = (np.float64(c[q]) - np.float64(a[q])) / mq
+                                da[q] = ra[q] * u + rb[q] * v
+                                db[q] = rc[q] * u + re[q] * v
