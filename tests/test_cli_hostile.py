@@ -404,21 +404,118 @@ def test_sigterm_just_after_the_rename_says_the_output_is_complete(small, tmp_pa
     assert temp_folders(tmp_path) == []
 
 
+STOPPED = {
+    signal.SIGINT: "xgradient: interrupted; no output written",
+    signal.SIGTERM: "xgradient: terminated; no output written",
+    signal.SIGHUP: "xgradient: hung up; no output written",
+}
+
+
 @NEEDS_STORE
-def test_sighup_mid_write_cleans_up_like_sigterm(tmp_path):
+def test_a_stop_signal_at_any_moment_of_the_write_cleans_up(tmp_path):
+    # The moment after the private file appears varies the place the signal
+    # lands in (opening, dask's graph, compressing, HDF5 calls, finalizers):
+    # a stop raised into a finalizer used to be swallowed ("Exception ignored
+    # in ..."), with the run going on or hanging.
     src = tmp_path / "in.nc"
     make_input(src, shape=(100, 180, 360))  # seconds to write
     out = tmp_path / "o.nc"
     out.write_bytes(b"earlier")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xgradient", str(src), "-o", str(out), "--coord", "lat", "-q", "--overwrite"],
-        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    moments = (0.0, 0.05, 0.1, 0.15, 0.15, 0.2, 0.3, 0.4)  # s after the file appears
+    for sig, settle in zip([signal.SIGINT, signal.SIGTERM, signal.SIGHUP] * 3, moments):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "xgradient", str(src), "-o", str(out), "--coord", "lat", "-q", "--overwrite"],
+            cwd=tmp_path, env={**ENV, "PYTHONFAULTHANDLER": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        _, err = kill_mid_write(proc, tmp_path, sig, f"{atomic.TEMP_PREFIX}*/*", settle=settle)
+        assert (proc.returncode, err.splitlines()) == (128 + sig, [STOPPED[sig]]), (sig.name, settle, err)
+        assert out.read_bytes() == b"earlier"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.nc", "o.nc"]
+
+
+# A stop signal that arrives while Python runs a finalizer (__del__, a weakref
+# callback such as WeakValueDictionary's or importlib's module locks) or
+# while foreign code catches everything: at these places an exception raised
+# by the signal handler is swallowed, so the handler must not rely on one.
+FINALIZER_SIGNAL = """
+import os, signal, sys, threading, time, weakref
+where, name, kind = sys.argv[1:4]
+sig = getattr(signal, name)
+
+def send():
+    os.kill(os.getpid(), sig)
+
+class Sender:
+    def __del__(self):
+        send()
+
+class Value:
+    pass
+
+def signal_now():
+    if kind == "__del__":
+        Sender()  # finalized at once: the signal arrives inside __del__
+    elif kind == "weakref":
+        value = Value()
+        cache = weakref.WeakValueDictionary(x=value)
+        watch = weakref.ref(value, lambda ref: send())
+        del value  # the callbacks run: the signal arrives inside the second
+    else:  # a library that catches every exception, then waits for ever
+        try:
+            send()
+            time.sleep(1)
+        except BaseException:
+            pass
+        threading.Event().wait()
+
+if where == "compute":
+    import dask.callbacks
+    def posttask(key, result, dsk, state, worker_id):  # in the main thread
+        signal_now()
+    dask.callbacks.Callback(posttask=posttask).register()
+else:
+    # fsync: the file is complete, not yet renamed; rmdir: the empty private
+    # folder is removed after the rename.
+    call = "fsync" if where == "before-rename" else "rmdir"
+    real = getattr(os, call)
+    def patched(*args, **kwargs):
+        real(*args, **kwargs)
+        signal_now()
+    setattr(os, call, patched)
+
+from xgradient.__main__ import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+@NEEDS_STORE
+@pytest.mark.parametrize(
+    "where, sig, kind",
+    [
+        ("compute", signal.SIGHUP, "__del__"),
+        ("before-rename", signal.SIGINT, "weakref"),
+        ("after-rename", signal.SIGTERM, "weakref"),
+        ("before-rename", signal.SIGTERM, "caught"),
+    ],
+)
+def test_a_stop_signal_inside_a_finalizer_still_stops_the_run(small, tmp_path, where, sig, kind):
+    out = tmp_path / "o.nc"
+    out.write_bytes(b"earlier")
+    args = [str(small), "-o", str(out), "--coord", "lat", "-q", "--overwrite"]
+    res = subprocess.run(
+        [sys.executable, "-c", FINALIZER_SIGNAL, where, sig.name, kind, *args],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120, check=False,
     )
-    _, err = kill_mid_write(proc, tmp_path, signal.SIGHUP, f"{atomic.TEMP_PREFIX}*/*", settle=0.3)
-    assert proc.returncode == 128 + signal.SIGHUP, err
-    assert err.splitlines()[-1] == "xgradient: hung up; no output written"
-    assert out.read_bytes() == b"earlier"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.nc", "o.nc"]
+    if where == "after-rename":
+        assert res.stderr.splitlines() == [f"xgradient: terminated after the output was complete: {out} is written"]
+        with xr.open_dataset(out) as written:
+            assert "dt_dlat" in written
+    else:
+        assert res.stderr.splitlines() == [STOPPED[sig]]
+        assert out.read_bytes() == b"earlier"
+    assert res.returncode == 128 + sig
+    assert temp_folders(tmp_path) == []
 
 
 @NEEDS_STORE

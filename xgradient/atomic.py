@@ -5,9 +5,12 @@ folder (mode 0700) beside `dst`, then checks that the file is still the one
 it created and renames it into place: an interrupted run leaves no
 half-written output, and an older output stays as it was until the new one
 is complete. Everything is done through file descriptors held from the
-start. Folders of earlier runs that were killed are removed. The stopping
-signals (SIGINT, SIGTERM, SIGHUP) are deferred around the rename, so that a
-run knows whether its output is in place (``written_path``). What this
+start. Folders of earlier runs that were killed are removed. The command's
+handler of the stopping signals (SIGINT, SIGTERM, SIGHUP),
+``exit_on_stop_signal``, ends the process at once, at whatever point the
+signal lands, removing the private folder first; it is held around the
+rename, so that a run knows whether its output is in place
+(``written_path``). What this
 guarantees against hostile files, other users and faults (docs/cli.md,
 "Guarantees") is checked by tests/test_cli_hostile.py.
 """
@@ -22,6 +25,7 @@ import secrets
 import signal
 import socket
 import stat
+import sys
 from pathlib import Path
 
 __all__ = ["UsageError", "write_file"]
@@ -219,6 +223,8 @@ class _TempOutput:
         # NAME_MAX long already.
         self.name = "output.nc"
         self.fd = self.dir_fd = None
+        # Known before it exists: a signal from here on removes it (abandon).
+        _Writing.folder = (parent_fd, self.folder, os.getpid())
         os.mkdir(self.folder, 0o700, dir_fd=parent_fd)
         self.created = True
         try:
@@ -339,6 +345,14 @@ class _Written:
     path = None
 
 
+class _Writing:
+    """The private folder of the write in progress: (descriptor of the
+    output's folder, name, pid), set in one assignment before the folder is
+    created, None once write_file has returned."""
+
+    folder = None
+
+
 def _mark_written(dst):
     _Written.path = dst
 
@@ -366,18 +380,61 @@ def forget_written():
 
 
 
-#: The signals that stop the command (each raises an exception in the main
-#: thread, so that clean-up code runs).
+#: The signals that stop the command (see exit_on_stop_signal).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def abandon():
+    """Remove the private folder of the write in progress now; return ``written_path()``.
+
+    For a process that is about to end (``exit_on_stop_signal``): it does
+    not wait for the threads still writing into the file, whose writes go
+    to a file without a name (and to nothing once the process is gone).
+    Safe at any point of a run: it takes no lock, imports nothing, and
+    reaches the folder through the descriptor of its parent held since the
+    start and by its random name, checking that it is a folder of this
+    user before removing anything in it. A forked child never removes its
+    parent's folder.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The output renamed into place by this run, if it was.
+
+    Examples
+    --------
+    >>> forget_written()
+    >>> abandon() is None  # no write in progress, nothing written
+    True
+    """
+    current = _Writing.folder
+    if current is not None and current[2] == os.getpid():
+        parent_fd, folder, _ = current
+        # A writer thread (xarray's netCDF4 path reopens its file) may create
+        # the file again between the unlink and the rmdir: try again.
+        for _ in range(5):
+            try:
+                _remove_folder(parent_fd, folder)
+            except FileNotFoundError:
+                break
+            except OSError:
+                continue
+            break
+    return _Written.path
 
 
 @contextlib.contextmanager
 def _signals_held():
-    """Ignore the stopping signals while cleaning up after the first one."""
+    """Ignore the stopping signals while cleaning up after the first one.
+
+    Not those handled by exit_on_stop_signal: it ends the process at once
+    whatever is going on, the clean-up included.
+    """
     saved = {}
     try:
         for s in STOP_SIGNALS:
-            saved[s] = signal.signal(s, signal.SIG_IGN)
+            if not isinstance(signal.getsignal(s), _ExitOnStop):
+                saved[s] = signal.signal(s, signal.SIG_IGN)
     except ValueError:  # not the main thread
         pass
     try:
@@ -394,7 +451,7 @@ class _Deferred:
 
 @contextlib.contextmanager
 def _signals_deferred():
-    """Hold a stopping signal (handled by on_stop_signal) until the block is done.
+    """Hold a stopping signal (handled by exit_on_stop_signal) until the block is done.
 
     The rename and the record that it happened go together: a signal in
     between would report "no output written" about an output in place.
@@ -406,31 +463,86 @@ def _signals_deferred():
         _Deferred.active = False
         signum, _Deferred.pending = _Deferred.pending, None
         if signum is not None:
-            _raise_for(signum)
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                handler(signum, None)
 
 
+class _ExitOnStop:
+    """The handler made by exit_on_stop_signal."""
+
+    def __init__(self, message):
+        self.message = message
+        self.pid = os.getpid()
+        self.stopping = False
+
+    def __call__(self, signum, frame):
+        if os.getpid() != self.pid:  # a forked child: as if there were no handler
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if _Deferred.active:
+            _Deferred.pending = signum
+            return
+        if self.stopping:  # a second signal while the first one ends the process
+            return
+        self.stopping = True
+        try:
+            try:
+                line = self.message(signum, abandon())
+            except BaseException:  # noqa: BLE001 - nothing may keep the process alive
+                line = f"stopped by signal {signum}"
+            data = (line + "\n").encode("utf-8", "backslashreplace")
+            for stream in (sys.stdout, sys.stderr):
+                # What was printed before the signal; a stream being written
+                # at this very moment refuses (reentrant call) and is skipped.
+                with contextlib.suppress(BaseException):
+                    stream.flush()
+            while data:
+                data = data[os.write(2, data) :]
+        finally:
+            os._exit(128 + signum)
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP, raised in the main thread so that clean-up code runs (args: the signal)."""
+def exit_on_stop_signal(message):
+    """A handler for STOP_SIGNALS that ends the process at once, wherever the signal lands.
 
+    The handler removes the private folder of the write in progress
+    (``abandon``), writes ``message(signum, written)`` as one line on the
+    standard error (`written`: the output renamed into place by this run,
+    or None) and ends the process with status 128 + the signal (130, 143,
+    129), without waiting for threads or running exit handlers. While an
+    output is being renamed into place the signal is held until the rename
+    is done and recorded. A second signal meanwhile changes nothing.
 
-def on_stop_signal(signum, frame):
-    """Signal handler for STOP_SIGNALS: raise KeyboardInterrupt (SIGINT) or Terminated.
+    It raises nothing: Python swallows an exception raised by a signal
+    handler while a finalizer (``__del__``, a weakref callback such as
+    importlib's module locks') is running, and an exception raised at an
+    arbitrary point can leave a library's locks taken (a hang at exit);
+    ending the process needs neither.
 
-    Installed by the command; while an output is being renamed into place
-    the signal is held until the rename is done and recorded.
+    Parameters
+    ----------
+    message : callable
+        ``message(signum, written)`` -> str, the line to write (without its
+        newline). If it fails, a plain line naming the signal is written.
+
+    Returns
+    -------
+    callable
+        A handler for ``signal.signal``, for the main thread of the process
+        that runs the command.
+
+    Examples
+    --------
+    >>> import signal
+    >>> handler = exit_on_stop_signal(lambda signum, written: f"stopped by signal {signum}")
+    >>> previous = signal.signal(signal.SIGTERM, handler)
+    >>> signal.getsignal(signal.SIGTERM) is handler
+    True
+    >>> _ = signal.signal(signal.SIGTERM, previous)
     """
-    if _Deferred.active:
-        _Deferred.pending = signum
-        return
-    _raise_for(signum)
-
-
-def _raise_for(signum):
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Terminated(signum)
+    return _ExitOnStop(message)
 
 
 def write_file(dst, fill, *, sources=(), overwrite=False, stop=None):
@@ -490,4 +602,5 @@ def write_file(dst, fill, *, sources=(), overwrite=False, stop=None):
             raise OSError(errno.ENOSPC, f"no space left on device writing {str(dst)!r}") from None
         raise
     finally:
+        _Writing.folder = None  # before its parent's descriptor number can be reused
         os.close(parent_fd)

@@ -295,12 +295,21 @@ def _run(argv):
     return 0
 
 
+class _Bar:
+    shown = False  # a progress bar is drawn on stderr
+
+
 def _show_progress(asked, quiet):
     """--progress / --no-progress if given, else only on a terminal and without --quiet.
 
     A progress bar redraws its line with carriage returns: in a log file
     (stderr redirected, a batch job) that is a line of noise per update.
     """
+    _Bar.shown = _wants_progress(asked, quiet)
+    return _Bar.shown
+
+
+def _wants_progress(asked, quiet):
     if asked is not None:
         return asked
     if quiet or sys.stderr is None:
@@ -330,11 +339,14 @@ def _report(line):
     print(f"xgradient: {line}", file=sys.stderr)
 
 
-def _stopped_message(what):
-    written = atomic.written_path()
+def _stopped_message(signum, written):
+    """The line the command ends with when a stopping signal ends it (see atomic.exit_on_stop_signal)."""
+    what = {signal.SIGINT: "interrupted", getattr(signal, "SIGHUP", None): "hung up"}.get(signum, "terminated")
+    # A progress bar leaves the cursor at the end of its line.
+    start = "\n" if _Bar.shown else ""
     if written is not None:
-        return f"xgradient: {what} after the output was complete: {printable(str(written))} is written"
-    return f"xgradient: {what}; no output written"
+        return f"{start}xgradient: {what} after the output was complete: {printable(str(written))} is written"
+    return f"{start}xgradient: {what}; no output written"
 
 
 def main(argv=None):
@@ -350,8 +362,10 @@ def main(argv=None):
     int
         0 on success, 2 for a usage error (one line on stderr, nothing
         written), 1 when writing fails or for an internal error (a bug: one
-        line, the traceback with ``XGRADIENT_DEBUG=1``), 130/143/129 when
-        stopped by SIGINT/SIGTERM/SIGHUP (the temporary file removed).
+        line, the traceback with ``XGRADIENT_DEBUG=1``). A stopping
+        signal (SIGINT, SIGTERM, SIGHUP) ends the process at once, with
+        one line on stderr and status 130/143/129, the temporary file
+        removed: `main` then does not return (``atomic.exit_on_stop_signal``).
 
     Examples
     --------
@@ -361,10 +375,12 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     atomic.forget_written()
+    _Bar.shown = False
     previous = {}
+    handler = atomic.exit_on_stop_signal(_stopped_message)
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         for s in atomic.STOP_SIGNALS:
-            previous[s] = signal.signal(s, atomic.on_stop_signal)
+            previous[s] = signal.signal(s, handler)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -387,14 +403,9 @@ def main(argv=None):
             f"{type(err).__name__}: {one_line(err)}{hint}"
         )
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print(_stopped_message("interrupted"), file=sys.stderr)
+    except KeyboardInterrupt:  # not from a signal, which ends the process in its handler
+        print(_stopped_message(signal.SIGINT, atomic.written_path()), file=sys.stderr)
         return 128 + signal.SIGINT
-    except atomic.Terminated as stop:
-        signum = stop.args[0] if stop.args else signal.SIGTERM
-        what = "hung up" if signum == getattr(signal, "SIGHUP", None) else "terminated"
-        print(_stopped_message(what), file=sys.stderr)
-        return 128 + signum
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
