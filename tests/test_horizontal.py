@@ -642,6 +642,29 @@ def test_large_grid_one_pass_loop_equals_dask():
     assert relative_error(got.dT_deast[inner], east[inner]) < 1e-5
 
 
+@pytest.mark.parametrize("accuracy, edge_order", [(2, 1), (2, 2), (4, 1), (6, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dask_one_pass_equals_numpy_wrapped_and_open(accuracy, edge_order, dtype):
+    """Dask blocks through the one-pass loop, with halos along both grid dims
+    (the wrapped one's from the other end): numpy's bits for every chunking,
+    size-1 chunks (merged) and single blocks included."""
+    j, i = np.meshgrid(np.linspace(-60, 70, 17), np.arange(0, 360, 15.0), indexing="ij")
+    lat, lon = j + 3 * np.sin(np.deg2rad(i)), i + 5 * np.cos(np.deg2rad(3 * j))  # global, curvilinear
+    f, _, _ = field_and_exact(lat, lon)
+    levels = np.stack([f, 2 * f**2, -f]).astype(dtype)
+    cube = xr.DataArray(levels, dims=("lev", "j", "i"), name="T", coords=curvilinear(lat, lon).coords)
+    options = {"accuracy": accuracy, "edge_order": edge_order}
+    for periodic in ("i", False):
+        expected = cube.grad.horizontal(periodic=periodic, **options)
+        for chunks in ({"j": 1, "i": 1}, {"j": 5, "i": 7, "lev": 2}, {"i": 23}, {"j": 16}, {}):
+            data = cube.chunk(chunks).data  # the coordinates stay in memory
+            with no_compute():
+                lazy = cube.copy(data=data).grad.horizontal(periodic=periodic, **options)
+            got = lazy.compute()
+            assert got.dT_deast.dtype == dtype
+            xr.testing.assert_identical(got, expected)
+
+
 # ---------------------------------------------------------------------------
 # The one-pass loop (kernel.apply_metric) against the same sums in steps
 

@@ -31,7 +31,7 @@ import numpy as np
 from . import gaps, kernel
 from .stencil import Stencil
 
-__all__ = ["apply_dask", "axis_chunks"]
+__all__ = ["apply_dask", "apply_metric_dask", "axis_chunks"]
 
 
 def axis_chunks(chunks, smallest, smallest_end) -> tuple[int, ...]:
@@ -184,6 +184,79 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
         concatenate=True,
         **kwargs,
     )
+
+
+def apply_metric_dask(x, stencils, metric, out_dtype):
+    """Lazily :func:`xgradient.kernel.apply_metric` on dask array `x`, block by block.
+
+    The two stencils are along the last two axes of `x`; each block gets
+    halos from its neighbours along both (dask's ``overlap``: the wrapped
+    axes' from the other end) and its own rows of each stencil, as
+    :func:`apply_dask` hands them out, and the blocks of the metric (four
+    numpy arrays over the last two axes) that lie under it.
+
+    Returns
+    -------
+    (dask.array.Array, dask.array.Array)
+        The two results of ``apply_metric``, chunked like `x` (except where
+        chunks too small for a stencil were merged, see :func:`axis_chunks`),
+        of `out_dtype` (float32 or float64; `x` is converted to it first).
+        Nothing is computed.
+    """
+    if x.dtype != out_dtype:
+        x = x.astype(out_dtype)
+    axes = (x.ndim - 2, x.ndim - 1)
+    depth, boundary, rows, lefts = {}, {}, [], []
+    for axis, stencil in zip(axes, stencils):
+        chunks = axis_chunks(x.chunks[axis], *stencil.min_chunks())
+        if chunks != x.chunks[axis]:
+            x = x.rechunk({axis: chunks})
+        periodic = stencil.period is not None
+        offsets = np.cumsum((0,) + chunks[:-1])
+        # dask's overlap gives no halo at the ends of an open axis.
+        left = np.where((offsets > 0) | periodic, stencil.halo, 0).astype(np.int64)
+        block_rows = np.empty(stencil.size, [("weights", np.float64, (stencil.width,)), ("start", np.int64), ("divisor", np.float64)])
+        block_rows["weights"] = stencil.weights
+        block_rows["start"] = stencil.start - np.repeat(offsets - left, chunks)
+        block_rows["divisor"] = np.nan if stencil.divisor is None else stencil.divisor
+        depth[axis], boundary[axis] = stencil.halo, "periodic" if periodic else "none"
+        rows.append(da.from_array(block_rows, chunks=(chunks,)))
+        lefts.append(da.from_array(left, chunks=1))
+    if da.utils.meta_from_array(x).ndim != x.ndim:
+        # As in apply_dask: a 0-d meta (files opened under dask's expression
+        # backend) breaks overlap's concatenate.
+        x = x.map_blocks(_unchanged, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
+    grown = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
+    index = tuple(range(x.ndim))
+    grid = axes
+    parts = [da.from_array(np.asarray(m, dtype=np.float64), chunks=(x.chunks[axes[0]], x.chunks[axes[1]])) for m in metric]
+    args = [grown, index]
+    for m in parts:
+        args += [m, grid]
+    args += [rows[0], (axes[0],), rows[1], (axes[1],), lefts[0], (axes[0],), lefts[1], (axes[1],)]
+    pair = -1  # a new leading index for the two results
+    both = da.blockwise(
+        _metric_block,
+        (pair,) + index,
+        *args,
+        new_axes={pair: 2},
+        token="xgradient-metric",
+        dtype=out_dtype,
+        meta=np.empty((0,) * (x.ndim + 1), dtype=out_dtype),
+        adjust_chunks={axes[0]: x.chunks[axes[0]], axes[1]: x.chunks[axes[1]]},
+        align_arrays=False,
+        concatenate=True,
+    )
+    return both[0], both[1]
+
+
+def _metric_block(values, a, b, c, e, rows0, rows1, left0, left1):
+    out = np.empty((2,) + values.shape[:-2] + (len(rows0), len(rows1)), values.dtype)
+    stencils = [(r["weights"], r["start"], r["divisor"]) for r in (rows0, rows1)]
+    kernel.apply_metric(
+        values, *stencils, (a, b, c, e), threads=1, offset=(int(left0[0]), int(left1[0])), out=out
+    )
+    return out
 
 
 def _block(values, *parts, axis, halos, scale_dims, scale=None):

@@ -38,6 +38,7 @@ import xarray as xr
 from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
+from .chunked import apply_metric_dask
 from .kernel import HAVE_NUMBA, apply_metric
 from .labelled import (
     DROPPED_ATTRS,
@@ -488,12 +489,13 @@ class _Curvilinear:
         lazy = is_dask_array(data)
         if (
             HAVE_NUMBA
-            and not lazy
             and not self.skipna
             and dtype in (np.float32, np.float64)
             and axes == (data.ndim - 2, data.ndim - 1)
         ):
             # One pass: both derivatives and the metric, nothing stored between.
+            if lazy:
+                return apply_metric_dask(data, self.stencils, self.metric(), dtype)
             rows = [(s.weights, s.start, s.divisor) for s in self.stencils]
             return apply_metric(np.asarray(data).astype(dtype, copy=False), *rows, self.metric())
         # The same numbers in steps: the derivatives of the data converted to

@@ -555,7 +555,7 @@ def _axis_rows(weights, start, divisor, n):
     return idx.astype(np.int64), weights, np.ascontiguousarray(div), np.stack([first, last], axis=1).astype(np.int64)
 
 
-def apply_metric(values, first, second, metric, threads=None):
+def apply_metric(values, first, second, metric, threads=None, offset=(0, 0), out=None):
     """Derivatives along the last two axes, combined by a metric, in one pass.
 
     With ``d0`` and ``d1`` the derivatives of `values` along axes -2 and -1,
@@ -574,16 +574,26 @@ def apply_metric(values, first, second, metric, threads=None):
     values : ndarray of float32 or float64, shape (..., n0, n1)
     first, second : tuple (weights, start, divisor)
         The stencils along axes -2 and -1, as :class:`~xgradient.stencil.Stencil`
-        holds them (`divisor` may be None); points wrap modulo the axis
-        length (a periodic stencil's rows reach past the ends).
-    metric : sequence of four float64 ndarrays, shape (n0, n1)
+        holds them (`divisor` may be None), one row per output point; points
+        wrap modulo the axis length (a periodic stencil's rows reach past
+        the ends).
+    metric : sequence of four float64 ndarrays, shape (rows0, rows1)
+        ``rows0, rows1``: the numbers of rows of `first` and `second`.
     threads : int, optional
         Threads to split the grid rows between (default: all cores).
+    offset : (int, int), default (0, 0)
+        Where output point (0, 0) lies in `values` along axes -2 and -1: for
+        a block with halos of those widths around the points it answers for
+        (the starts of the rows count from the halo's first point).
+    out : ndarray, optional
+        Shape (2, ..., rows0, rows1), dtype of `values`: the two results
+        are written there.
 
     Returns
     -------
     tuple of two ndarrays
-        Shaped and typed like `values`.
+        Shaped like `values` but (rows0, rows1) along the last two axes, of
+        its dtype.
 
     Raises
     ------
@@ -606,10 +616,11 @@ def apply_metric(values, first, second, metric, threads=None):
     values = np.asarray(values)
     if values.dtype not in (np.float32, np.float64) or values.ndim < 2:
         raise TypeError(f"apply_metric takes float32 or float64 arrays of 2 or more dimensions, got {values.dtype} {values.shape}")
-    shape = values.shape
-    n0, n1 = shape[-2:]
+    n0, n1 = values.shape[-2:]
+    rows0, rows1 = len(first[0]), len(second[0])
+    shape = values.shape[:-2] + (rows0, rows1)
     f = np.ascontiguousarray(values).reshape(-1, n0, n1)
-    m = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n0, n1))) for x in metric]
+    m = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (rows0, rows1))) for x in metric]
     idx0, w0, d0, used0 = _axis_rows(*first, n0)
     idx1, w1, d1, used1 = _axis_rows(*second, n1)
     runs1 = row_runs(w1, np.asarray(second[1], dtype=np.int64), n1, None if second[2] is None else d1)
@@ -618,20 +629,27 @@ def apply_metric(values, first, second, metric, threads=None):
     # accuracy-2 stencil) is computed inside the last loop, not stored.
     lengths = np.where(runs1[:, KIND] == QUOTIENT, runs1[:, END] - runs1[:, FIRST], 0)
     main = int(np.argmax(lengths)) if lengths.size and lengths.max() > 0 else -1
-    out_a = np.empty(f.shape, values.dtype)
-    out_b = np.empty(f.shape, values.dtype)
-    if f.size == 0:
+    if out is None:
+        out_a = np.empty((f.shape[0], rows0, rows1), values.dtype)
+        out_b = np.empty((f.shape[0], rows0, rows1), values.dtype)
+    else:
+        out_a = out[0].reshape(f.shape[0], rows0, rows1)
+        out_b = out[1].reshape(f.shape[0], rows0, rows1)
+    if out_a.size == 0:
         return out_a.reshape(shape), out_b.reshape(shape)
-    block = max(1, METRIC_BLOCK_BYTES // (32 * n1))
+    block = max(1, METRIC_BLOCK_BYTES // (32 * rows1))
+    ry, cx = (int(k) for k in offset)
 
     def loop(y_from, y_to):
-        _metric_loop(f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, *m, out_a, out_b, y_from, y_to, block)
+        _metric_loop(
+            f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, *m, out_a, out_b, y_from, y_to, block, ry, cx
+        )
 
     threads = _cores() if threads is None else threads
-    if threads <= 1 or f.size < THREAD_MIN_SIZE or n0 < 2 * threads:
-        loop(0, n0)
+    if threads <= 1 or out_a.size < THREAD_MIN_SIZE or rows0 < 2 * threads:
+        loop(0, rows0)
     else:
-        edges = np.linspace(0, n0, threads + 1).astype(int)
+        edges = np.linspace(0, rows0, threads + 1).astype(int)
         spans = list(itertools.pairwise(edges))
         tasks = [_pool().submit(loop, *span) for span in spans[:-1]]
         try:
@@ -646,13 +664,15 @@ if HAVE_NUMBA:
 
     @njit(nogil=True)
     def _metric_loop(  # pragma: no cover - compiled
-        f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, ma, mb, mc, me, out_a, out_b, y_from, y_to, block
+        f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, ma, mb, mc, me, out_a, out_b, y_from, y_to, block,
+        ry, cx
     ):
         # Grid rows y_from <= y < y_to (this thread's share), in blocks of
         # `block` rows; each block runs through every level o. Unsigned
         # indices in the inner loops: no negative-index test, so they vectorise.
+        # Output point (y, x) lies at (y + ry, x + cx) in f.
         outer = f.shape[0]
-        n1 = f.shape[2]
+        n1 = out_a.shape[2]
         K0 = w0.shape[1]
         K1 = w1.shape[1]
         g0 = np.empty(n1)  # d/d(axis -2) of one grid row, float64
@@ -671,8 +691,8 @@ if HAVE_NUMBA:
                     # loop, except outside the main run), or a weighted sum.
                     dv = d0[y]
                     quotient = dv == dv
-                    lo = fo[idx0[y, used0[y, 0]]]
-                    hi = fo[idx0[y, used0[y, 1]]]
+                    lo = fo[idx0[y, used0[y, 0]], cx : cx + n1]
+                    hi = fo[idx0[y, used0[y, 1]], cx : cx + n1]
                     if quotient:
                         for x in range(0, m0):
                             g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
@@ -684,7 +704,7 @@ if HAVE_NUMBA:
                             wj = w0[y, j]
                             if wj != wj:  # NaN marks an unused slot
                                 continue
-                            src = fo[idx0[y, j]]
+                            src = fo[idx0[y, j], cx : cx + n1]
                             if started:
                                 for x in range(np.uint64(n1)):
                                     g0[x] += wj * np.float64(src[x])
@@ -693,7 +713,7 @@ if HAVE_NUMBA:
                                     g0[x] = wj * np.float64(src[x])
                                 started = True
                     # Along axis -1: runs of shifted stencils and the odd rows.
-                    row = fo[y]
+                    row = fo[y + ry]
                     for p in range(runs1.shape[0]):
                         if p == main:
                             continue
