@@ -308,3 +308,27 @@ def test_longitude_metric_numpy_dask_and_truth(dtype, dims, skipna):
     for chunks in ({"lat": 1}, {"lon": 3}, {"time": 2, "lat": 4, "lon": 5}):
         lazy = T.chunk(chunks).grad("lon", geo=True, skipna=skipna)
         np.testing.assert_array_equal(lazy.compute().values, got.values)
+
+
+@pytest.mark.parametrize("periodic", [None, True])
+def test_global_longitude_in_radians_wraps_as_in_degrees(periodic):
+    """A turn is 2 pi in radians: a global longitude in radians wraps (it was
+    left open, one-sided at the ends, 14 % off there), and ``periodic=True``
+    wraps with 2 pi, not 360."""
+    lat = np.linspace(-60.0, 60.0, 13)
+    lon = np.arange(0.0, 360.0, 5.0)
+    f = np.cos(np.deg2rad(lat))[:, None] * np.cos(np.deg2rad(lon) + 0.3)[None, :]
+
+    def field(lon_values, units):
+        coords = {"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon_values, {"units": units})}
+        return xr.DataArray(f, dims=("lat", "lon"), coords=coords)
+
+    degrees = field(lon, "degrees_east").grad("lon", geo=True, periodic=periodic)
+    radians = field(np.deg2rad(lon), "radians").grad("lon", geo=True, periodic=periodic)
+    np.testing.assert_allclose(radians.values, degrees.values, rtol=1e-12, atol=0)
+    exact = -np.sin(0.3) / 6_371_008.8  # at lon 0, lat 0
+    assert abs(radians.sel(lat=0.0).values[0] / exact - 1) < 2e-3
+    # A jump of more than half a turn is a jump in radians too.
+    jumpy = np.deg2rad(np.concatenate([np.arange(0.0, 50.0, 5.0), 250.0 + np.arange(62.0)]))  # 45 -> 250
+    with pytest.warns(UserWarning, match="jumps from 0.785398 to 4.36332"):
+        field(jumpy, "radians").grad("lon")

@@ -291,7 +291,10 @@ _JUMP_FIXES = (
 )
 
 
-def _advice_for_jump(name, x) -> str:
+def _advice_for_jump(name, x, full_turn=360.0) -> str:
+    if full_turn != 360.0:
+        # The fixes below are written in degrees.
+        return "it is differentiated as it stands (across the jump)"
     # One meridian twice (-180 and 180) stays twice whatever the range.
     fixes = _JUMP_FIXES if np.unique(x % 360.0).size == x.size else ()
     for what, how, code, fix in fixes:
@@ -501,15 +504,20 @@ def tan_lat_over_n(phi, a, b):
     return np.where(pole, np.nan, np.tan(np.where(pole, 0.0, phi)) / N)
 
 
-def detect_period(coord: Coordinate) -> float | None:
-    """360 when `coord` is a longitude that goes round the globe, else None.
+def detect_period(coord: Coordinate, full_turn=360.0) -> float | None:
+    """`full_turn` when `coord` is a longitude that goes round the globe, else None.
 
-    Global means: every step, the wrap-around step from the last point back
-    to the first included, is at most twice the median step. A longitude with
-    a jump of more than 180 degrees between neighbours (a regional box stored
-    in 0..360 across the prime meridian, or in -180..180 across the date
-    line, or unsorted) is not wrapped, and gets a warning with the fix that
-    removes the jump.
+    `full_turn` is a turn in the coordinate's units: 360 for degrees, 2 pi
+    for radians. Global means: every step, the wrap-around step from the
+    last point back to the first included, is at most twice the median step.
+    A longitude with a jump of more than half a turn between neighbours (a
+    regional box stored in 0..360 across the prime meridian, or in
+    -180..180 across the date line, or unsorted) is not wrapped, and gets a
+    warning with the fix that removes the jump.
+
+    >>> c = Coordinate("lon", "lon", np.deg2rad(np.arange(0.0, 360.0, 30.0)), "radians", {"units": "radians"})
+    >>> detect_period(c, 2 * np.pi) == 2 * np.pi, detect_period(c)
+    (True, None)
     """
     if not is_longitude(coord.name, coord.attrs) or coord.values.size < 3:
         return None
@@ -517,20 +525,20 @@ def detect_period(coord: Coordinate) -> float | None:
     steps = np.abs(np.diff(x))
     if not np.all(np.isfinite(steps)):
         return None  # stencil validation reports the bad value
-    jump = np.flatnonzero(steps > 180.0)
+    jump = np.flatnonzero(steps > full_turn / 2)
     if jump.size:
         i = jump[0]
         warnings.warn(
             f"longitude {coord.name!r} jumps from {x[i]:g} to {x[i + 1]:g} between "
-            f"indices {i} and {i + 1}: {_advice_for_jump(coord.name, x)}",
+            f"indices {i} and {i + 1}: {_advice_for_jump(coord.name, x, full_turn)}",
             UserWarning,
             stacklevel=4,
         )
         return None
-    wrap = 360.0 - abs(x[-1] - x[0])
+    wrap = full_turn - abs(x[-1] - x[0])
     if wrap <= 0:
         return None
     median = np.median(steps)
     if steps.max() <= 2 * median and wrap <= 2 * median:
-        return 360.0
+        return full_turn
     return None

@@ -89,7 +89,9 @@ class Derivative:
         self.order = order
         self.skipna = options.skipna
         if options.periodic is None:
-            period = _coords.detect_period(self.coord)
+            period = _coords.detect_period(self.coord, _full_turn(self.coord))
+        elif options.periodic is True:
+            period = _full_turn(self.coord)  # a longitude in radians turns in 2 pi
         else:
             period = options.period
         # Options errors do not name the coordinate on their own.
@@ -271,6 +273,15 @@ def _naming(coord, unless_named=False):
         if unless_named and repr(coord) in str(err):
             raise
         raise ValueError(f"{err} (differentiating along {coord!r})") from None
+
+
+def _full_turn(coord) -> float:
+    """A turn in the units of `coord`: 2 pi for radians, else 360 (degrees,
+    or units that are no angle: only a longitude is ever wrapped)."""
+    try:
+        return 2 * np.pi / _units.radians_per_unit(coord.name, coord.units)
+    except ValueError:
+        return 360.0
 
 
 def _check_latitudes(obj):

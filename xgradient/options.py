@@ -51,7 +51,8 @@ _DESCRIPTIONS = {
     "periodic": """None, bool or float, default None
         ``None`` wraps a longitude that goes round the globe (CF units
         ``degrees_east``, ``standard_name: longitude`` or a name like
-        ``lon``); ``True`` wraps with period 360; a positive number wraps with
+        ``lon``; in degrees or radians); ``True`` wraps with a full turn (360,
+        or 2 pi for a coordinate in radians); a positive number wraps with
         that period; ``False`` never wraps.""",
     "geo": """bool, default False
         Differentiate per metre on the sphere: along a latitude,
