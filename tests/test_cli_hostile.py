@@ -645,6 +645,44 @@ def test_allow_external_reads_external_storage(tmp_path):
         np.testing.assert_allclose(out.dT_dlat.values, np.gradient(secret_values, lat), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "fmt, keeps_a_name",
+    [("NETCDF4", False), ("NETCDF4", True), pytest.param("NETCDF3_64BIT", False, marks=NEEDS_STORE)],
+)
+def test_an_input_swapped_after_its_checks_is_never_read(tmp_path, monkeypatch, capsys, fmt, keeps_a_name):
+    """Someone who can write the input's folder swaps the checked input for a
+    file whose data lie in a private file, between the checks and the open
+    (the command read the private file before). It reads only the file it
+    checked, held open from the checks on: a netCDF-3 file through that
+    descriptor; a netCDF-4 (HDF5) file cannot be opened through a descriptor
+    whose path has been taken by another file, and the command says so."""
+    lat = np.linspace(-60.0, 60.0, 50)
+    src = tmp_path / "in.nc"
+    xr.Dataset(
+        {"T": ("lat", lat**2, {"units": "K"})}, coords={"lat": ("lat", lat, {"units": "degrees_north"})}
+    ).to_netcdf(src, format=fmt)
+    hostile, _ = external_input(tmp_path, "external-storage")
+    checked = files._check_storage
+
+    def check_then_swap(*args, **kwargs):
+        checked(*args, **kwargs)
+        if keeps_a_name:
+            os.link(src, tmp_path / "elsewhere.nc")
+        os.replace(hostile, src)
+
+    monkeypatch.setattr(files, "_check_storage", check_then_swap)
+    out = tmp_path / "o.nc"
+    code = cli.main([str(src), "-o", str(out), "--coord", "lat", "-q"])
+    if fmt == "NETCDF4":
+        assert code == 2 and not out.exists()
+        assert "was replaced or removed after it was checked" in capsys.readouterr().err
+        return
+    assert code == 0
+    with xr.open_dataset(out) as o:
+        np.testing.assert_array_equal(o.dT_dlat.values, np.gradient(lat**2, lat))
+        assert str(src) in o.attrs["history"]  # the user's name, not the descriptor's
+
+
 # ---------------------------------------------------------------------------
 # 4. A tiny file declaring a huge variable
 

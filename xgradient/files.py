@@ -215,24 +215,36 @@ def differentiate_file(
     sources = _inputs(input)
     check_output_name(sources[0], output)
     dst = Path(output)
-    for src in sources:
-        _check_input(src)
-        check_output(src, dst, overwrite)
-        _check_storage(src, allow_external)
+    with contextlib.ExitStack() as held:
+        # Every read goes through a descriptor opened once, after the input
+        # is checked: a file swapped in at its path later is never read.
+        reads = []
+        for src in sources:
+            _check_input(src)
+            fd = _hold(src)
+            held.callback(os.close, fd)
+            reads.append(_Held(src, fd))
+            check_output(src, dst, overwrite)
+            _check_storage(reads[-1], allow_external)
+        return _differentiate(
+            reads, dst, coords, variables, geo, horizontal, progress, history, group, decode_times,
+            note, chunks, complevel, overwrite, accuracy=accuracy, edge_order=edge_order,
+            periodic=periodic, radius=radius, skipna=skipna, datetime_unit=datetime_unit,
+        )
+
+
+def _differentiate(
+    sources, dst, coords, variables, geo, horizontal, progress, history, group, decode_times,
+    note, chunks, complevel, overwrite, **options,
+):
+    """differentiate_file on inputs already checked and held (a list of :class:`_Held`)."""
     src = sources[0]
+    datetime_unit = options["datetime_unit"]
     coords = _unique(coords or [])
     if not coords and not horizontal:
         raise UsageError("no coordinate given: name one with --coord (or use --horizontal)")
     if datetime_unit not in TIME_UNITS:
         raise UsageError(f"datetime unit must be one of {list(TIME_UNITS)}, got {datetime_unit!r}")
-    options = {
-        "accuracy": accuracy,
-        "edge_order": edge_order,
-        "periodic": periodic,
-        "radius": radius,
-        "skipna": skipna,
-        "datetime_unit": datetime_unit,
-    }
     ds = _open(sources, group=group, decode_times=decode_times)
     try:
         chosen = None if variables is None else _unique(variables)
@@ -241,7 +253,7 @@ def differentiate_file(
         except _UnknownCoordinate as err:
             groups = _groups(src) if group is None else None
             if groups:  # the coordinate may well be in one of them
-                raise UsageError(f"{err}; {str(src)!r} has groups {groups}: read one with --group NAME") from None
+                raise UsageError(f"{err}; {str(src.name)!r} has groups {groups}: read one with --group NAME") from None
             raise
         if variables is None and note is not None and alongs:
             left_out = _left_out(ds, alongs)
@@ -261,13 +273,13 @@ def differentiate_file(
             out, across_names = _with_horizontal(lazy, out, chosen, options)
             names += across_names
         if history is None:
-            given = str(src) if len(sources) == 1 else [str(p) for p in sources]
+            given = str(src.name) if len(sources) == 1 else [str(p.name) for p in sources]
             history = f"{now()}: xgradient.gradient_file({given!r}, {str(dst)!r}, {coords!r})"
         old = ds.attrs.get("history")
         # A file name need not be UTF-8; a netCDF attribute must be.
         out.attrs["history"] = printable(f"{history}\n{old}" if old else history)
         encoding = _encoding(out, ds, sizes, complevel)
-        _write(out, sources, dst, encoding, overwrite, progress)
+        _write(out, [p.path for p in sources], dst, encoding, overwrite, progress)
     finally:
         ds.close()
     return Written(dst, names)
@@ -332,6 +344,50 @@ def _check_input(src):
 
 
 
+class _Held(NamedTuple):
+    """An input file held open: `name` as the user gave it (for messages),
+    `path` to read it by (the descriptor's ``/proc/self/fd/N`` where there
+    is one, so that every library that opens the file gets this file)."""
+
+    name: Path
+    fd: int
+
+    @property
+    def path(self):
+        proc = f"/proc/self/fd/{self.fd}"
+        return proc if os.path.exists(proc) else os.fspath(self.name)
+
+    def replaced(self) -> bool:
+        """Whether `name` is no longer the file held (HDF5 cannot open a
+        descriptor's path once its file has no name left)."""
+        held = os.fstat(self.fd)
+        try:
+            now = os.stat(self.name)
+        except OSError:
+            return True
+        return held.st_nlink == 0 or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
+
+    def say(self, text):
+        """`text` (a library's message) with the read path as the user's name."""
+        return str(text).replace(self.path, str(self.name)) if self.path != os.fspath(self.name) else str(text)
+
+
+def _hold(src):
+    """A read-only descriptor of the input `src`, which must still be a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(src, flags)  # non-blocking: a FIFO swapped in cannot stall the open
+    except FileNotFoundError:
+        raise UsageError(f"input file {str(src)!r} does not exist") from None
+    except OSError as err:
+        raise UsageError(f"cannot read {str(src)!r}: {one_line(err)}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise UsageError(f"input {str(src)!r} is {file_kind(mode)}, not a regular file: give a netCDF file")
+    return fd
+
+
 def _check_storage(src, allow_external=False):
     """Refuse an HDF5 (netCDF-4) input with data outside the file, or huge coordinates.
 
@@ -345,9 +401,9 @@ def _check_storage(src, allow_external=False):
     import h5py
 
     try:
-        if not h5py.is_hdf5(src):
+        if not h5py.is_hdf5(src.path):
             return  # netCDF-3 (classic) files: no such thing, and sizes bounded by the file's
-        handle = h5py.File(src, "r")
+        handle = h5py.File(src.path, "r")
     except (OSError, ValueError):
         return  # _open says what is wrong with it
     with handle:
@@ -357,13 +413,13 @@ def _check_storage(src, allow_external=False):
         name, what = found[0]
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise UsageError(
-            f"{printable(name)!r} in {str(src)!r} {what}{more}: xgradient does not read "
+            f"{printable(name)!r} in {str(src.name)!r} {what}{more}: xgradient does not read "
             "data from outside its input unless --allow-external is given"
         )
     if huge:
         name, size, nbytes, limit = huge[0]
         raise UsageError(
-            f"coordinate {printable(name)!r} of {str(src)!r} declares {size:,} values "
+            f"coordinate {printable(name)!r} of {str(src.name)!r} declares {size:,} values "
             f"({_bytes(nbytes)}), which xarray would read whole: more than {_bytes(limit)} "
             "(a quarter of this machine's memory)"
         )
@@ -471,7 +527,7 @@ def _open(sources, group=None, decode_times=True):
         if groups:
             ds.close()
             raise UsageError(
-                f"{str(sources[0])!r} has no variables outside its groups {groups}; "
+                f"{str(sources[0].name)!r} has no variables outside its groups {groups}; "
                 "choose one with --group NAME"
             )
     return ds
@@ -482,13 +538,14 @@ def _open_as(sources, group, decode_times):
     # decode_timedelta=False keeps durations (forecast_period) as numbers
     # with their units, as they are in the file.
     options = {"engine": "netcdf4", "decode_timedelta": False, "decode_times": decode_times, "group": group}
+    paths = [src.path for src in sources]
     if len(sources) == 1:
-        return xr.open_dataset(sources[0], cache=False, **options)
+        return xr.open_dataset(paths[0], cache=False, **options)
     # Only the variables along the dimension the files are joined on are
     # concatenated (not a grid mapping or the coordinates of a fixed grid,
     # taken from the first file), and the files' grids must match exactly.
     return xr.open_mfdataset(
-        sources,
+        paths,
         combine="by_coords",
         data_vars="minimal",
         coords="minimal",
@@ -500,9 +557,18 @@ def _open_as(sources, group, decode_times):
 
 
 def _unreadable(sources, err):
+    for src in sources:
+        if src.replaced():
+            return UsageError(
+                f"input {str(src.name)!r} was replaced or removed after it was checked; "
+                "it is not read (run again on a file nobody else changes meanwhile)"
+            )
+    text = one_line(err)
+    for src in sources:
+        text = src.say(text)
     if len(sources) == 1:
-        return UsageError(f"cannot read {str(sources[0])!r} as netCDF: {one_line(err)}")
-    return UsageError(f"cannot read and combine the {len(sources)} input files: {one_line(err)}")
+        return UsageError(f"cannot read {str(sources[0].name)!r} as netCDF: {text}")
+    return UsageError(f"cannot read and combine the {len(sources)} input files: {text}")
 
 
 def _undecodable_times(sources, group):
@@ -510,7 +576,7 @@ def _undecodable_times(sources, group):
     found = []
     for src in sources:
         try:
-            raw = xr.open_dataset(src, engine="netcdf4", decode_cf=False, group=group)
+            raw = xr.open_dataset(src.path, engine="netcdf4", decode_cf=False, group=group)
         except Exception:  # noqa: BLE001  (unreadable: reported by the caller)
             return []
         with raw:
@@ -536,7 +602,7 @@ def _groups(src):
             walk(child)
 
     try:
-        with netCDF4.Dataset(src) as nc:
+        with netCDF4.Dataset(src.path) as nc:
             walk(nc)
     except OSError:  # not netCDF: said when it is opened
         return None
@@ -547,7 +613,7 @@ def _check_group(src, group):
     groups = _groups(src)
     if groups is not None and "/" + str(group).strip("/") not in groups:
         where = f"its groups are {groups}" if groups else "it has no groups"
-        raise UsageError(f"{str(src)!r} has no group {group!r}; {where}")
+        raise UsageError(f"{str(src.name)!r} has no group {group!r}; {where}")
 
 
 # --------------------------------------------------------------------------
