@@ -266,6 +266,47 @@ def test_stereographic_with_its_lat_lon_and_from_the_grid_mapping():
     assert per_x.attrs["units"] == "K/m"
 
 
+def test_undeclared_fill_values_in_2d_coordinates_are_refused():
+    """space_weather.nc stores netCDF's default fill value 9.97e36 in its 2-D
+    latitude/longitude without declaring it: taken as positions they gave
+    NaN everywhere, silently. Now an error names the coordinate, the value
+    and the way out; with skipna those cells count as missing."""
+    pytest.importorskip("pyproj")
+    with xr.open_dataset(f"{DATA}/space_weather.nc", decode_coords="all") as ds:
+        ds = ds.load()
+    assert (np.abs(ds.latitude) > 90).any() and np.isfinite(ds.TEC).all()
+    with pytest.raises(ValueError, match=r"latitude 'latitude' is 9\.96921e\+36 at index .*"
+                       r"drop 'latitude' and 'longitude' to compute them from the grid mapping 'rotated_pole'"):
+        ds.TEC.grad.horizontal()
+    with pytest.raises(ValueError, match=r"latitude 'latitude' is 9\.96921e\+36 at index \(\d+, \d+\), beyond"):
+        ds.TEC.grad("rLon", geo=True)
+    # The way out works: from the rotated pole, every value finite, and the
+    # same as from the file's own coordinates where those hold.
+    fixed = ds.drop_vars(["latitude", "longitude"]).TEC.grad.horizontal()
+    assert all(np.isfinite(v).all() for v in fixed.data_vars.values())
+
+
+def test_out_of_range_coordinates_of_missing_cells_are_missing_with_skipna():
+    """Land cells of ocean output often hold fill values in the 2-D
+    coordinates too (1e20): with skipna they are missing cells, as NaN
+    coordinates are, and the ocean around them is differentiated."""
+    lat, lon = rotated_grid(20, 24)
+    T = curvilinear(lat, lon)
+    land = (slice(6, 10), slice(8, 13))
+    T[land] = np.nan
+    bad_lat, bad_lon = lat.copy(), lon.copy()
+    bad_lat[land], bad_lon[land] = 1e20, -1e20
+    filled = curvilinear(bad_lat, bad_lon, values=T.values)
+    with pytest.raises(ValueError, match=r"latitude 'lat' is 1e\+20 at index \(6, 8\)"):
+        filled.grad.horizontal()
+    nan_lat, nan_lon = lat.copy(), lon.copy()
+    nan_lat[land] = nan_lon[land] = np.nan
+    expected = curvilinear(nan_lat, nan_lon, values=T.values).grad.horizontal(skipna=True)
+    got = filled.grad.horizontal(skipna=True)
+    xr.testing.assert_equal(got.drop_vars(["lat", "lon"]), expected.drop_vars(["lat", "lon"]))
+    assert np.isfinite(got.dT_deast).mean() > 0.9
+
+
 def test_rotated_pole_file_from_its_grid_mapping():
     pytest.importorskip("pyproj")
     with xr.open_dataset(f"{DATA}/rotated_pole.nc", decode_coords="all") as ds:

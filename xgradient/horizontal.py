@@ -458,6 +458,7 @@ class _Curvilinear:
     def from_lat_lon(cls, obj, var, la, lo, dims, options):
         lat = _degrees(la, var, dims)
         lon = _degrees(lo, var, dims)
+        _check_range(obj, var, (la, lo), (lat, lon), dims, options["skipna"])
         earth = _coords.earth_shape(obj, options["radius"], EARTH_RADIUS, var=var)
         return cls(dims, lat, lon, earth, options, [str(la.name), str(lo.name)])
 
@@ -547,6 +548,42 @@ class _Curvilinear:
 
 def _nan_where_nan(data, m):
     return np.where(np.isnan(data), np.nan, m)
+
+
+# Beyond these (degrees) a latitude or longitude is no position: most often a
+# fill value the file does not declare (netCDF's default 9.97e36, -999).
+_LIMITS = (90.0, 720.0)
+
+
+def _check_range(obj, var, coords, values, dims, skipna):
+    """Refuse 2-D latitudes beyond +-90 and longitudes beyond +-720 degrees
+    (with `skipna`, those cells count as missing, as NaN coordinates do).
+
+    Taken as positions, such values give NaN or noise everywhere they reach.
+    """
+    for coord, v, limit in zip(coords, values, _LIMITS):
+        with np.errstate(invalid="ignore"):
+            beyond = np.abs(v) > limit * (1 + 1e-12)
+        if not beyond.any():
+            continue
+        if skipna:
+            for w in values:
+                w[beyond] = np.nan
+            continue
+        where = tuple(int(k) for k in np.argwhere(beyond)[0])
+        found, _ = _coords.grid_mappings(obj, var)
+        names = " and ".join(repr(str(c.name)) for c in coords)
+        drop = (
+            f", or drop {names} to compute them from the grid mapping {str(found[0].name)!r}"
+            if len(found) == 1
+            else ""
+        )
+        raise ValueError(
+            f"the {'latitude' if limit == _LIMITS[0] else 'longitude'} {str(coord.name)!r} is "
+            f"{float(v[where]):g} at index {where} of {dims}, beyond +-{limit:g} degrees: a fill "
+            "value the file does not declare (_FillValue or missing_value)? Mask those cells "
+            f"and pass skipna=True if they are missing in the data too{drop}"
+        )
 
 
 def _degrees(coord, var, dims):

@@ -298,11 +298,12 @@ def _check_latitudes(obj):
         values = np.abs(np.asarray(var.values, dtype=np.float64)) * rad
         beyond = np.flatnonzero(values > np.pi / 2 * (1 + 1e-12))
         if beyond.size:
-            i = np.unravel_index(beyond[0], var.shape)
+            i = tuple(int(k) for k in np.unravel_index(beyond[0], var.shape))
             at = i[0] if len(i) == 1 else i
             raise ValueError(
                 f"geo=True: latitude {name!r} is {float(var.values[i]):g} at index {at}, beyond "
-                "+-90 degrees; a latitude must lie between the poles"
+                "+-90 degrees; a latitude must lie between the poles (a fill value the file "
+                "does not declare as _FillValue or missing_value?)"
             )
 
 
