@@ -309,7 +309,11 @@ def _run_compiled(f, lo, hi, w, div, start, runs, out, scale, threads):
     split_outer = outer >= threads
     n = outer if split_outer else rows
     edges = np.linspace(0, n, threads + 1).astype(int)
-    spans = [(a, b, 0, rows) if split_outer else (0, outer, a, b) for a, b in itertools.pairwise(edges)]
+    _run_shares(loop, [(a, b, 0, rows) if split_outer else (0, outer, a, b) for a, b in itertools.pairwise(edges)])
+
+
+def _run_shares(loop, spans):
+    """``loop(*span)`` for every span, in the pool's threads and this one."""
     # The calling thread does the last share itself: one thread fewer to wake.
     tasks = [_pool().submit(loop, *span) for span in spans[:-1]]
     try:
@@ -649,14 +653,7 @@ def apply_metric(values, first, second, metric, threads=None, offset=(0, 0), out
     if threads <= 1 or out_a.size < THREAD_MIN_SIZE or rows0 < 2 * threads:
         loop(0, rows0)
     else:
-        edges = np.linspace(0, rows0, threads + 1).astype(int)
-        spans = list(itertools.pairwise(edges))
-        tasks = [_pool().submit(loop, *span) for span in spans[:-1]]
-        try:
-            loop(*spans[-1])
-        finally:
-            for t in tasks:
-                t.result()
+        _run_shares(loop, list(itertools.pairwise(np.linspace(0, rows0, threads + 1).astype(int))))
     return out_a.reshape(shape), out_b.reshape(shape)
 
 
