@@ -364,74 +364,77 @@ def stereographic_grid(n, m, spacing=4000.0):
 
 def horizontal_cases(scale, rng):
     """horizontal() against MetPy on the same curvilinear grid; the metric reused."""
+    # One function call per grid: the candidates' lambdas must see their own
+    # grid's arrays (in a loop they would all see the last one's).
+    return [_horizontal_case(shape, rng) for shape in (scaled((2000, 2000), scale), scaled((50, 400, 400), scale))]
+
+
+def _horizontal_case(shape, rng):
     import metpy.calc as mpcalc
-    cases = []
-    for shape in (scaled((2000, 2000), scale), scaled((50, 400, 400), scale)):
-        ny, nx = shape[-2:]
-        x, y, lat, lon, gm = stereographic_grid(ny, nx, spacing=4000.0 * 2000 / max(ny, nx))
-        dims = ("lev", "y", "x")[-len(shape):]
-        wave = np.sin(np.deg2rad(3 * lon)) * np.cos(np.deg2rad(2 * lat))
-        coords = {
-            "lat": (("y", "x"), lat, {"units": "degrees_north"}),
-            "lon": (("y", "x"), lon, {"units": "degrees_east"}),
-        }
-        data = {
-            f"t{k}": (dims, (wave + 0.01 * k) * np.ones(shape[:-2] + (1, 1)) + rng.standard_normal(shape) * 0.01)
-            for k in range(4)
-        }
-        ds = xr.Dataset(data, coords=coords)
-        one = ds[["t0"]]
-        values = ds.t0.values
-        kind = f"{len(shape)}-D float64 {' x '.join(map(str, shape))} ({values.nbytes / MB:.0f} MB), 2-D lat/lon"
-        # MetPy needs the projection coordinates and the CRS for a 2-D grid.
-        mp_field = ds.t0.assign_coords(
-            x=("x", x, {"units": "m", "axis": "X", "standard_name": "projection_x_coordinate"}),
-            y=("y", y, {"units": "m", "axis": "Y", "standard_name": "projection_y_coordinate"}),
-        ).metpy.assign_crs(gm)
+    ny, nx = shape[-2:]
+    x, y, lat, lon, gm = stereographic_grid(ny, nx, spacing=4000.0 * 2000 / max(ny, nx))
+    dims = ("lev", "y", "x")[-len(shape):]
+    wave = np.sin(np.deg2rad(3 * lon)) * np.cos(np.deg2rad(2 * lat))
+    coords = {
+        "lat": (("y", "x"), lat, {"units": "degrees_north"}),
+        "lon": (("y", "x"), lon, {"units": "degrees_east"}),
+    }
+    data = {
+        f"t{k}": (dims, (wave + 0.01 * k) * np.ones(shape[:-2] + (1, 1)) + rng.standard_normal(shape) * 0.01)
+        for k in range(4)
+    }
+    ds = xr.Dataset(data, coords=coords)
+    one = ds[["t0"]]
+    values = ds.t0.values
+    kind = f"{len(shape)}-D float64 {' x '.join(map(str, shape))} ({values.nbytes / MB:.0f} MB), 2-D lat/lon"
+    # MetPy needs the projection coordinates and the CRS for a 2-D grid.
+    mp_field = ds.t0.assign_coords(
+        x=("x", x, {"units": "m", "axis": "X", "standard_name": "projection_x_coordinate"}),
+        y=("y", y, {"units": "m", "axis": "Y", "standard_name": "projection_y_coordinate"}),
+    ).metpy.assign_crs(gm)
 
-        def metpy():
-            return mpcalc.geospatial_gradient(mp_field)
+    def metpy():
+        return mpcalc.geospatial_gradient(mp_field)
 
-        # The per-variable work alone, on a grid built once (what the 2nd, 3rd,
-        # ... variable of a Dataset costs; a private entry point, for timing).
-        from xgradient import horizontal as hz
+    # The per-variable work alone, on a grid built once (what the 2nd, 3rd,
+    # ... variable of a Dataset costs; a private entry point, for timing).
+    from xgradient import horizontal as hz
 
-        options = {"edge_order": 2, "accuracy": 2, "periodic": None, "radius": None, "skipna": False}
-        grid = hz._grid_for(ds, ds.t1, None, None, options, {})
-        grid.metric()
-        t1 = ds.t1
-        # Dask blocks of about 16 MB along the leading dim (rows for 2-D);
-        # the 2-D coordinates stay in memory, as a file's would once read.
-        lead = dims[0]
-        blocks = {lead: max(1, shape[0] // 4)}
-        lazy = one.copy(data={"t0": one.t0.chunk(blocks).data})
+    options = {"edge_order": 2, "accuracy": 2, "periodic": None, "radius": None, "skipna": False}
+    grid = hz._grid_for(ds, ds.t1, None, None, options, {})
+    grid.metric()
+    t1 = ds.t1
+    # Dask blocks of about 16 MB along the leading dim (rows for 2-D);
+    # the 2-D coordinates stay in memory, as a file's would once read.
+    lead = dims[0]
+    blocks = {lead: max(1, shape[0] // 4)}
+    lazy = one.copy(data={"t0": one.t0.chunk(blocks).data})
 
-        case = Case(
-            "horizontal",
-            f"{kind}: horizontal() (2 outputs per variable)",
-            {
-                ".grad.horizontal() 1 variable": lambda: one.grad.horizontal(edge_order=2),
-                ".grad.horizontal() 4 variables": lambda: ds.grad.horizontal(edge_order=2),
-                "1 variable on a built grid": lambda: grid.apply(t1),
-                f"dask, 4 blocks along {lead}: 1 variable": lambda: lazy.grad.horizontal(edge_order=2).compute(),
-                "metpy.geospatial_gradient 1 variable": metpy,
-                "numpy.copy": lambda: np.copy(values),
-                # Two outputs kept alive, as a variable's east and north are:
-                # fresh pages for both (one copy alone reuses freed ones).
-                "2 x numpy.copy (floor)": lambda: (np.copy(values), np.copy(values)),
-            },
-            floor="2 x numpy.copy (floor)",
-            check={f"dask, 4 blocks along {lead}: 1 variable": (0.0, 0.0)},  # bit for bit
-        )
-        # MetPy's components are along the projection's x and y: compare magnitudes.
-        ours = one.grad.horizontal(edge_order=2)
-        mx, my = metpy()
-        mag = np.hypot(ours.dt0_deast.values, ours.dt0_dnorth.values)
-        np.testing.assert_allclose(
-            interior(mag), interior(np.hypot(mx.magnitude, my.magnitude)), rtol=0, atol=2e-3 * mag.max()
-        )
-        cases.append(case)
-    return cases
+    case = Case(
+        "horizontal",
+        f"{kind}: horizontal() (2 outputs per variable)",
+        {
+            ".grad.horizontal() 1 variable": lambda: one.grad.horizontal(edge_order=2),
+            ".grad.horizontal() 4 variables": lambda: ds.grad.horizontal(edge_order=2),
+            "1 variable on a built grid": lambda: grid.apply(t1),
+            f"dask, 4 blocks along {lead}: 1 variable": lambda: lazy.grad.horizontal(edge_order=2).compute(),
+            "metpy.geospatial_gradient 1 variable": metpy,
+            "numpy.copy": lambda: np.copy(values),
+            # Two outputs kept alive, as a variable's east and north are:
+            # fresh pages for both (one copy alone reuses freed ones).
+            "2 x numpy.copy (floor)": lambda: (np.copy(values), np.copy(values)),
+        },
+        floor="2 x numpy.copy (floor)",
+        check={f"dask, 4 blocks along {lead}: 1 variable": (0.0, 0.0)},  # bit for bit
+    )
+    # MetPy's components are along the projection's x and y: compare magnitudes.
+    ours = one.grad.horizontal(edge_order=2)
+    mx, my = metpy()
+    mag = np.hypot(ours.dt0_deast.values, ours.dt0_dnorth.values)
+    np.testing.assert_allclose(
+        interior(mag), interior(np.hypot(mx.magnitude, my.magnitude)), rtol=0, atol=2e-3 * mag.max()
+    )
+    return case
 
 
 def print_horizontal(case):
