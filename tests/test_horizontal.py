@@ -782,3 +782,29 @@ def test_one_pass_numpy_path_equals_dask_and_other_dim_orders(dtype):
     xr.testing.assert_identical(lazy.compute(), got)
     moved = T.transpose("j", "z", "i").grad.horizontal(accuracy=4)
     xr.testing.assert_identical(moved.transpose("z", "j", "i"), got)
+
+
+@pytest.mark.skipif(not xgradient.kernel.HAVE_NUMBA, reason="the metric's compiled passes")
+@pytest.mark.parametrize("earth", [(R, R), (6378137.0, 6356752.314245)], ids=["sphere", "wgs84"])
+def test_compiled_metric_is_the_numpy_one(earth):
+    """The metric in two compiled passes (what numpy grids use when numba is
+    there) against the numpy operations it replaces (the fallback, and the
+    skipna and dask paths): bit for bit on a sphere; on an ellipsoid the
+    radii of curvature differ in the last bit of the library's sin."""
+    from xgradient import horizontal as hz
+    from xgradient.stencil import build_stencil
+
+    lat, lon = rotated_grid(31, 43)
+    phi, lam = np.deg2rad(lat), np.deg2rad(lon)
+    for accuracy, edge_order, period in [(2, 1, None), (2, 2, None), (4, 1, None), (6, 1, None), (2, 1, 43.0), (4, 1, 43.0)]:
+        stencils = [
+            build_stencil(np.arange(31.0), accuracy=accuracy, edge_order=edge_order),
+            build_stencil(np.arange(43.0), accuracy=accuracy, edge_order=edge_order, period=period),
+        ]
+        expected = hz._inverse_jacobian(phi, lam, stencils, (0, 1), earth, False)
+        got = hz._compiled_metric(phi, lam, stencils, earth)
+        for g, e in zip(got, expected):
+            if earth[0] == earth[1]:
+                np.testing.assert_array_equal(g, e)
+            else:
+                np.testing.assert_allclose(g, e, rtol=0, atol=2e-15 * np.abs(e).max())

@@ -39,7 +39,8 @@ from . import coords as _coords
 from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
 from .chunked import apply_metric_dask
-from .kernel import HAVE_NUMBA, apply_metric
+from ._compat import njit
+from .kernel import HAVE_NUMBA, apply_metric, axis_rows, in_shares
 from .labelled import (
     DROPPED_ATTRS,
     EARTH_RADIUS,
@@ -57,7 +58,7 @@ __all__ = ["find_grids", "horizontal", "on_grids"]
 _LENGTH_UNITS = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
                  "km": 1e3, "kilometre": 1e3, "kilometer": 1e3, "kilometres": 1e3, "kilometers": 1e3}
 # Grid lines looked at to decide whether a curvilinear grid wraps.
-_WRAP_SAMPLE = 257
+_WRAP_SAMPLE = 33
 _X_NAMES = {"projection_x_coordinate", "grid_longitude", "projection_x_angular_coordinate"}
 _Y_NAMES = {"projection_y_coordinate", "grid_latitude", "projection_y_angular_coordinate"}
 
@@ -477,7 +478,10 @@ class _Curvilinear:
     def metric(self):
         """(e_i, e_j, n_i, n_j): d/deast = e_i d/di + e_j d/dj, d/dnorth likewise."""
         if self._metric is None:
-            self._metric = _inverse_jacobian(self.phi, self.lam, self.stencils, (0, 1), self.earth, False)
+            if HAVE_NUMBA:
+                self._metric = _compiled_metric(self.phi, self.lam, self.stencils, self.earth)
+            else:
+                self._metric = _inverse_jacobian(self.phi, self.lam, self.stencils, (0, 1), self.earth, False)
         return self._metric
 
     def apply(self, da):
@@ -725,6 +729,114 @@ def _inverse_jacobian(phi, lam, stencils, axes, earth, skipna):
     np.negative(north[0], out=north[0])
     np.negative(east[1], out=east[1])
     return north[1], north[0], east[1], east[0]
+
+
+def _compiled_metric(phi, lam, stencils, earth):
+    """:func:`_inverse_jacobian` of 2-D numpy coordinates in two compiled
+    passes, split between threads: sin and cos of the longitude, then each
+    point's six derivatives and its inverse Jacobian. The same operations in
+    the same order (and so the same numbers, up to the last bit of the
+    library's sin and cos)."""
+    phi = np.ascontiguousarray(phi, dtype=np.float64)
+    lam = np.ascontiguousarray(lam, dtype=np.float64)
+    n0, n1 = phi.shape
+    s, c = np.empty_like(lam), np.empty_like(lam)
+    in_shares(lambda a, b: _sin_cos(lam, s, c, a, b), n0, lam.size)
+    rows = [axis_rows(st.weights, st.start, st.divisor, n) for st, n in zip(stencils, (n0, n1))]
+    out = np.empty((4, n0, n1))
+    a, b = (float(v) for v in earth)
+    in_shares(lambda y0, y1: _jacobian_rows(phi, s, c, *rows[0], *rows[1], a, b, out, y0, y1), n0, phi.size)
+    return tuple(out)
+
+
+if HAVE_NUMBA:
+
+    @njit(nogil=True)
+    def _sin_cos(lam, s, c, y0, y1):  # pragma: no cover - compiled
+        for y in range(y0, y1):
+            for x in range(lam.shape[1]):
+                s[y, x] = np.sin(lam[y, x])
+                c[y, x] = np.cos(lam[y, x])
+
+    @njit(nogil=True)
+    def _jacobian_rows(phi, s, c, idx0, w0, d0, used0, idx1, w1, d1, used1, a, b, out, y0, y1):  # pragma: no cover
+        # Rows y0 <= y < y1. The stencil sums in the kernel's order: a
+        # quotient row's difference over its divisor, else the products of
+        # the used slots added from the first.
+        n1 = phi.shape[1]
+        K0, K1 = w0.shape[1], w1.shape[1]
+        e2 = 1.0 - (b / a) ** 2
+        gp, gs, gc = np.empty(n1), np.empty(n1), np.empty(n1)  # along axis 0
+        for y in range(y0, y1):
+            dv = d0[y]
+            if dv == dv:
+                lo, hi = idx0[y, used0[y, 0]], idx0[y, used0[y, 1]]
+                for x in range(n1):
+                    gp[x] = (phi[hi, x] - phi[lo, x]) / dv
+                    gs[x] = (s[hi, x] - s[lo, x]) / dv
+                    gc[x] = (c[hi, x] - c[lo, x]) / dv
+            else:
+                started = False
+                for j in range(K0):
+                    wj = w0[y, j]
+                    if wj != wj:  # NaN marks an unused slot
+                        continue
+                    r = idx0[y, j]
+                    if started:
+                        for x in range(n1):
+                            gp[x] += wj * phi[r, x]
+                            gs[x] += wj * s[r, x]
+                            gc[x] += wj * c[r, x]
+                    else:
+                        for x in range(n1):
+                            gp[x] = wj * phi[r, x]
+                            gs[x] = wj * s[r, x]
+                            gc[x] = wj * c[r, x]
+                        started = True
+            for x in range(n1):
+                dq = d1[x]
+                if dq == dq:
+                    i0, i1 = idx1[x, used1[x, 0]], idx1[x, used1[x, 1]]
+                    p1 = (phi[y, i1] - phi[y, i0]) / dq
+                    s1 = (s[y, i1] - s[y, i0]) / dq
+                    c1 = (c[y, i1] - c[y, i0]) / dq
+                else:
+                    p1 = s1 = c1 = 0.0
+                    started = False
+                    for j in range(K1):
+                        wj = w1[x, j]
+                        if wj != wj:
+                            continue
+                        i = idx1[x, j]
+                        if started:
+                            p1 += wj * phi[y, i]
+                            s1 += wj * s[y, i]
+                            c1 += wj * c[y, i]
+                        else:
+                            p1, s1, c1 = wj * phi[y, i], wj * s[y, i], wj * c[y, i]
+                            started = True
+                ph = phi[y, x]
+                if a == b:
+                    M = a
+                    N = a
+                else:
+                    w = 1.0 - e2 * np.sin(ph) ** 2
+                    M = a * (1.0 - e2) / w**1.5
+                    N = a / np.sqrt(w)
+                hx = N * np.cos(ph)
+                cy, sy = c[y, x], s[y, x]
+                east0 = (gs[x] * cy - gc[x] * sy) * hx
+                east1 = (s1 * cy - c1 * sy) * hx
+                north0 = gp[x] * M
+                north1 = p1 * M
+                det = east0 * north1 - east1 * north0
+                if det == 0.0:
+                    det = np.nan
+                inv = 1.0 / det
+                out[0, y, x] = north1 * inv
+                out[1, y, x] = -(north0 * inv)
+                out[2, y, x] = -(east1 * inv)
+                out[3, y, x] = east0 * inv
 
 
 def _zero_as_nan(block):

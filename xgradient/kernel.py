@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "apply", "row_runs"]
+__all__ = ["HAVE_NUMBA", "apply", "apply_metric", "axis_rows", "in_shares", "row_runs"]
 
 # Below this many elements a second thread costs more than it saves.
 THREAD_MIN_SIZE = 1 << 20
@@ -544,10 +544,20 @@ def _compiled(K):
 METRIC_BLOCK_BYTES = 1 << 18
 
 
-def _axis_rows(weights, start, divisor, n):
-    """One axis's stencil as the fused loop reads it: point indices wrapped
-    modulo `n`, float64 weights (NaN = unused), float64 divisors (NaN = a
-    weighted sum) and each quotient row's first and last used slots."""
+def axis_rows(weights, start, divisor, n):
+    """One axis's stencil as a compiled loop reads it row by row.
+
+    Returns (indices, weights, divisors, used): each row's point indices
+    wrapped modulo `n` (int64, shape (rows, K)), its float64 weights (NaN
+    = an unused slot), its float64 divisor (NaN = a weighted sum) and the
+    first and last slots a quotient row differences (shape (rows, 2)).
+
+    >>> from xgradient.stencil import build_stencil
+    >>> s = build_stencil(np.arange(4.0), period=4.0)
+    >>> idx, w, d, used = axis_rows(s.weights, s.start, s.divisor, 4)
+    >>> idx[0], d[0], used[0]
+    (array([3, 0, 1]), np.float64(2.0), array([0, 2]))
+    """
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     K = weights.shape[1]
     start = np.asarray(start, dtype=np.int64)
@@ -625,8 +635,8 @@ def apply_metric(values, first, second, metric, threads=None, offset=(0, 0), out
     shape = values.shape[:-2] + (rows0, rows1)
     f = np.ascontiguousarray(values).reshape(-1, n0, n1)
     m = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (rows0, rows1))) for x in metric]
-    idx0, w0, d0, used0 = _axis_rows(*first, n0)
-    idx1, w1, d1, used1 = _axis_rows(*second, n1)
+    idx0, w0, d0, used0 = axis_rows(*first, n0)
+    idx1, w1, d1, used1 = axis_rows(*second, n1)
     runs1 = row_runs(w1, np.asarray(second[1], dtype=np.int64), n1, None if second[2] is None else d1)
     wt1 = np.ascontiguousarray(w1.T)
     # The longest quotient run along axis -1 (the interior of a uniform
@@ -649,12 +659,19 @@ def apply_metric(values, first, second, metric, threads=None, offset=(0, 0), out
             f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, *m, out_a, out_b, y_from, y_to, block, ry, cx
         )
 
-    threads = _cores() if threads is None else threads
-    if threads <= 1 or out_a.size < THREAD_MIN_SIZE or rows0 < 2 * threads:
-        loop(0, rows0)
-    else:
-        _run_shares(loop, list(itertools.pairwise(np.linspace(0, rows0, threads + 1).astype(int))))
+    in_shares(loop, rows0, out_a.size, threads)
     return out_a.reshape(shape), out_b.reshape(shape)
+
+
+def in_shares(loop, n, size, threads=None):
+    """``loop(a, b)`` over ``range(n)``: in one call, or in equal shares run
+    by the pool's threads and this one when the work (`size` points) is
+    worth the threads (default: all cores)."""
+    threads = _cores() if threads is None else threads
+    if threads <= 1 or size < THREAD_MIN_SIZE or n < 2 * threads:
+        loop(0, n)
+    else:
+        _run_shares(loop, list(itertools.pairwise(np.linspace(0, n, threads + 1).astype(int))))
 
 
 if HAVE_NUMBA:
