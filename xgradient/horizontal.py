@@ -40,7 +40,7 @@ from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
 from .chunked import apply_metric_dask
 from ._compat import njit
-from .kernel import HAVE_NUMBA, apply_metric, axis_rows, in_shares
+from .kernel import HAVE_NUMBA, apply_metric, apply_metric_many, axis_rows, in_shares
 from .labelled import (
     DROPPED_ATTRS,
     EARTH_RADIUS,
@@ -214,9 +214,26 @@ def on_grids(ds, grids):
     See :func:`find_grids`.
     """
     out = {}
+    together = _together(ds, grids)
     for name, grid in grids.items():
-        out.update(_results(grid, ds[name], name))
+        out.update(_results(grid, ds[name], name, together.get(name)))
     return _dataset(out, ds.coords, ds.attrs)
+
+
+def _together(ds, grids):
+    """{name: (east, north)} of the variables that share a curvilinear grid
+    and a dtype and take the one-pass loop: computed in one pass over the
+    grid's metric, which is read from memory once for all of them."""
+    groups = {}
+    for name, grid in grids.items():
+        if isinstance(grid, _Curvilinear) and not is_dask_array(ds[name].data) and grid.one_pass(ds[name]):
+            groups.setdefault((id(grid), result_dtype(ds[name].dtype)), []).append(name)
+    done = {}
+    for names in groups.values():
+        if len(names) > 1:
+            grid = grids[names[0]]
+            done.update(zip(names, grid.apply_many([ds[n] for n in names])))
+    return done
 
 
 def _dataset(results, coords, attrs):
@@ -257,14 +274,15 @@ class _NoGrid(ValueError):
     """Neither latitude/longitude nor a grid mapping on a variable's dims."""
 
 
-def _results(grid, da, base):
+def _results(grid, da, base, data=None):
+    """The two named results of `da` on `grid` (`data`: already computed)."""
     if _units.is_quantity(da.data):
         per_metre = _units.per_unit(da.data, None, geo=True)
         done = _units.through_magnitude(
             da, lambda plain: xr.Dataset(_results(grid, plain, base)), per_metre
         )
         return dict(done.data_vars)
-    east, north = grid.apply(da)
+    east, north = grid.apply(da) if data is None else data
     out = {}
     for which, data in (("east", east), ("north", north)):
         name = f"d{base}_d{which}"
@@ -492,12 +510,7 @@ class _Curvilinear:
         axes = tuple(da.get_axis_num(d) for d in self.dims)
         data = da.data
         lazy = is_dask_array(data)
-        if (
-            HAVE_NUMBA
-            and not self.skipna
-            and dtype in (np.float32, np.float64)
-            and axes == (data.ndim - 2, data.ndim - 1)
-        ):
+        if self.one_pass(da):
             # One pass: both derivatives and the metric, nothing stored between.
             if lazy:
                 return apply_metric_dask(data, self.stencils, self.metric(), dtype)
@@ -528,6 +541,26 @@ class _Curvilinear:
             north = dsa.map_blocks(_combine, f[0], f[1], metric[2], metric[3], dtype, dtype=dtype)
             return east, north
         return _combine(f[0], f[1], metric[0], metric[1], dtype), _combine(f[0], f[1], metric[2], metric[3], dtype)
+
+    def one_pass(self, da) -> bool:
+        """Whether `da` takes the compiled one-pass loop: numba, no skipna,
+        float32 or float64 results, the grid's dims last and in order."""
+        axes = tuple(da.get_axis_num(d) for d in self.dims)
+        return (
+            HAVE_NUMBA
+            and not self.skipna
+            and not _units.is_quantity(da.data)
+            and result_dtype(da.dtype) in (np.float32, np.float64)
+            and axes == (da.ndim - 2, da.ndim - 1)
+        )
+
+    def apply_many(self, das):
+        """:meth:`apply` of several numpy DataArrays that take the one-pass
+        loop with one result dtype, in one pass over the metric."""
+        dtype = result_dtype(das[0].dtype)
+        rows = [(s.weights, s.start, s.divisor) for s in self.stencils]
+        arrays = [np.asarray(da.data).astype(dtype, copy=False) for da in das]
+        return apply_metric_many(arrays, *rows, self.metric())
 
     def _masked_metric(self, data, axes, lazy):
         """The metric with the coordinates of NaN cells masked, as the data's stencils are."""

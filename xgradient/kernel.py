@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "apply", "apply_metric", "axis_rows", "in_shares", "row_runs"]
+__all__ = ["HAVE_NUMBA", "apply", "apply_metric", "apply_metric_many", "axis_rows", "in_shares", "row_runs"]
 
 # Below this many elements a second thread costs more than it saves.
 THREAD_MIN_SIZE = 1 << 20
@@ -625,15 +625,60 @@ def apply_metric(values, first, second, metric, threads=None, offset=(0, 0), out
     >>> east[0], north[:, 0]
     (array([3., 3., 3., 3., 3.]), array([0., 2., 4., 6.]))
     """
+    if out is not None:
+        out = [(out[0], out[1])]
+    ((a, b),) = apply_metric_many([values], first, second, metric, threads, offset, out)
+    return a, b
+
+
+def apply_metric_many(arrays, first, second, metric, threads=None, offset=(0, 0), out=None):
+    """:func:`apply_metric` on several arrays on one grid, in one pass over the metric.
+
+    Each block of grid rows runs through every array before the next block,
+    so that the metric is read from memory once for all of them.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray
+        All float32 or all float64, each of shape (..., n0, n1) (the leading
+        dimensions may differ).
+    first, second, metric, threads, offset
+        As for :func:`apply_metric`.
+    out : sequence of (ndarray, ndarray), optional
+        Where to write each array's two results.
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        Each array's two results, as :func:`apply_metric` returns them.
+
+    Examples
+    --------
+    >>> from xgradient.stencil import build_stencil
+    >>> s = build_stencil(np.arange(4.0))
+    >>> rows, one, zero = (s.weights, s.start, s.divisor), np.ones((4, 4)), np.zeros((4, 4))
+    >>> f = np.add.outer(np.arange(4.0), 2 * np.arange(4.0))      # y + 2 x
+    >>> [(float(a[1, 1]), float(b[1, 1])) for a, b in apply_metric_many([f, 3 * f], rows, rows, (zero, one, one, zero))]
+    [(2.0, 1.0), (6.0, 3.0)]
+    """
     if not HAVE_NUMBA:
         raise RuntimeError("apply_metric needs numba")
-    values = np.asarray(values)
-    if values.dtype not in (np.float32, np.float64) or values.ndim < 2:
-        raise TypeError(f"apply_metric takes float32 or float64 arrays of 2 or more dimensions, got {values.dtype} {values.shape}")
-    n0, n1 = values.shape[-2:]
+    from numba.typed import List
+
+    arrays = [np.asarray(v) for v in arrays]
+    dtypes = {v.dtype for v in arrays}
+    floats = {np.dtype(np.float32), np.dtype(np.float64)}
+    if len(dtypes) != 1 or not dtypes <= floats or min(v.ndim for v in arrays) < 2:
+        raise TypeError(
+            "apply_metric takes float32 or float64 arrays of 2 or more dimensions, one dtype for all, got "
+            f"{[(str(v.dtype), v.shape) for v in arrays]}"
+        )
+    n0, n1 = arrays[0].shape[-2:]
+    if any(v.shape[-2:] != (n0, n1) for v in arrays):
+        raise ValueError(f"the arrays are not on one grid: {[v.shape for v in arrays]}")
     rows0, rows1 = len(first[0]), len(second[0])
-    shape = values.shape[:-2] + (rows0, rows1)
-    f = np.ascontiguousarray(values).reshape(-1, n0, n1)
+    shapes = [v.shape[:-2] + (rows0, rows1) for v in arrays]
+    fs = [np.ascontiguousarray(v).reshape(-1, n0, n1) for v in arrays]
     m = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (rows0, rows1))) for x in metric]
     idx0, w0, d0, used0 = axis_rows(*first, n0)
     idx1, w1, d1, used1 = axis_rows(*second, n1)
@@ -643,24 +688,28 @@ def apply_metric(values, first, second, metric, threads=None, offset=(0, 0), out
     # accuracy-2 stencil) is computed inside the last loop, not stored.
     lengths = np.where(runs1[:, KIND] == QUOTIENT, runs1[:, END] - runs1[:, FIRST], 0)
     main = int(np.argmax(lengths)) if lengths.size and lengths.max() > 0 else -1
-    if out is None:
-        out_a = np.empty((f.shape[0], rows0, rows1), values.dtype)
-        out_b = np.empty((f.shape[0], rows0, rows1), values.dtype)
-    else:
-        out_a = out[0].reshape(f.shape[0], rows0, rows1)
-        out_b = out[1].reshape(f.shape[0], rows0, rows1)
-    if out_a.size == 0:
-        return out_a.reshape(shape), out_b.reshape(shape)
-    block = max(1, METRIC_BLOCK_BYTES // (32 * rows1))
-    ry, cx = (int(k) for k in offset)
+    outs_a, outs_b = [], []
+    for k, f in enumerate(fs):
+        if out is None:
+            outs_a.append(np.empty((f.shape[0], rows0, rows1), f.dtype))
+            outs_b.append(np.empty((f.shape[0], rows0, rows1), f.dtype))
+        else:
+            outs_a.append(out[k][0].reshape(f.shape[0], rows0, rows1))
+            outs_b.append(out[k][1].reshape(f.shape[0], rows0, rows1))
+    size = sum(o.size for o in outs_a)
+    if size:
+        block = max(1, METRIC_BLOCK_BYTES // (32 * rows1))
+        ry, cx = (int(k) for k in offset)
+        lists = [List(x) for x in (fs, outs_a, outs_b)]
 
-    def loop(y_from, y_to):
-        _metric_loop(
-            f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, *m, out_a, out_b, y_from, y_to, block, ry, cx
-        )
+        def loop(y_from, y_to):
+            _metric_loop(
+                lists[0], idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, *m, lists[1], lists[2],
+                y_from, y_to, block, ry, cx,
+            )
 
-    in_shares(loop, rows0, out_a.size, threads)
-    return out_a.reshape(shape), out_b.reshape(shape)
+        in_shares(loop, rows0, size, threads)
+    return [(a.reshape(sh), b.reshape(sh)) for a, b, sh in zip(outs_a, outs_b, shapes)]
 
 
 def in_shares(loop, n, size, threads=None):
@@ -678,15 +727,14 @@ if HAVE_NUMBA:
 
     @njit(nogil=True)
     def _metric_loop(  # pragma: no cover - compiled
-        f, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, ma, mb, mc, me, out_a, out_b, y_from, y_to, block,
-        ry, cx
+        fs, idx0, w0, d0, used0, idx1, w1, wt1, d1, used1, runs1, main, ma, mb, mc, me, outs_a, outs_b, y_from, y_to,
+        block, ry, cx
     ):
         # Grid rows y_from <= y < y_to (this thread's share), in blocks of
         # `block` rows; each block runs through every level o. Unsigned
         # indices in the inner loops: no negative-index test, so they vectorise.
-        # Output point (y, x) lies at (y + ry, x + cx) in f.
-        outer = f.shape[0]
-        n1 = out_a.shape[2]
+        # Output point (y, x) lies at (y + ry, x + cx) in each array of fs.
+        n1 = outs_a[0].shape[2]
         K0 = w0.shape[1]
         K1 = w1.shape[1]
         g0 = np.empty(n1)  # d/d(axis -2) of one grid row, float64
@@ -698,103 +746,105 @@ if HAVE_NUMBA:
         mq = d1[m0] if main >= 0 else 1.0
         for b0 in range(y_from, y_to, block):
             b1 = min(b0 + block, y_to)
-            for o in range(outer):
-                fo = f[o]
-                for y in range(b0, b1):
-                    # Along axis -2: a quotient of two rows (done in the last
-                    # loop, except outside the main run), or a weighted sum.
-                    dv = d0[y]
-                    quotient = dv == dv
-                    lo = fo[idx0[y, used0[y, 0]], cx : cx + n1]
-                    hi = fo[idx0[y, used0[y, 1]], cx : cx + n1]
-                    if quotient:
-                        for x in range(0, m0):
-                            g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
-                        for x in range(m1, n1):
-                            g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
-                    else:
-                        started = False
-                        for j in range(K0):
-                            wj = w0[y, j]
-                            if wj != wj:  # NaN marks an unused slot
-                                continue
-                            src = fo[idx0[y, j], cx : cx + n1]
-                            if started:
-                                for x in range(np.uint64(n1)):
-                                    g0[x] += wj * np.float64(src[x])
-                            else:
-                                for x in range(np.uint64(n1)):
-                                    g0[x] = wj * np.float64(src[x])
-                                started = True
-                    # Along axis -1: runs of shifted stencils and the odd rows.
-                    row = fo[y + ry]
-                    for p in range(runs1.shape[0]):
-                        if p == main:
-                            continue
-                        r0 = runs1[p, FIRST]
-                        r1 = runs1[p, END]
-                        shift = runs1[p, SHIFT]
-                        kind = runs1[p, KIND]
-                        if kind == QUOTIENT:
-                            dq = d1[r0]
-                            a = row[r0 + shift : r1 + shift]
-                            c = row[r0 + shift + K1 - 1 : r1 + shift + K1 - 1]
-                            g = g1[r0:r1]
-                            for q in range(np.uint64(r1 - r0)):
-                                g[q] = (np.float64(c[q]) - np.float64(a[q])) / dq
-                        elif kind == SUM:
-                            g = g1[r0:r1]
-                            for j in range(K1):
-                                a = row[r0 + shift + j : r1 + shift + j]
-                                wj = wt1[j, r0:r1]
-                                if j == 0:
-                                    for q in range(np.uint64(r1 - r0)):
-                                        g[q] = wj[q] * np.float64(a[q])
-                                else:
-                                    for q in range(np.uint64(r1 - r0)):
-                                        g[q] += wj[q] * np.float64(a[q])
-                        else:
-                            for q in range(r0, r1):
-                                dq = d1[q]
-                                if dq == dq:
-                                    g1[q] = (
-                                        np.float64(row[idx1[q, used1[q, 1]]]) - np.float64(row[idx1[q, used1[q, 0]]])
-                                    ) / dq
-                                    continue
-                                started = False
-                                acc = 0.0
-                                for j in range(K1):
-                                    wj = w1[q, j]
-                                    if wj != wj:
-                                        continue
-                                    v = wj * np.float64(row[idx1[q, j]])
-                                    acc = acc + v if started else v
-                                    started = True
-                                g1[q] = acc
-                    ra, rb, rc, re = ma[y], mb[y], mc[y], me[y]
-                    da, db = out_a[o, y], out_b[o, y]
-                    for x in range(0, m0):
-                        da[x] = ra[x] * g0[x] + rb[x] * g1[x]
-                        db[x] = rc[x] * g0[x] + re[x] * g1[x]
-                    for x in range(m1, n1):
-                        da[x] = ra[x] * g0[x] + rb[x] * g1[x]
-                        db[x] = rc[x] * g0[x] + re[x] * g1[x]
-                    if m1 > m0:
-                        a = row[m0 + ms : m1 + ms]
-                        c = row[m0 + ms + K1 - 1 : m1 + ms + K1 - 1]
-                        ra, rb, rc, re = ra[m0:m1], rb[m0:m1], rc[m0:m1], re[m0:m1]
-                        da, db = da[m0:m1], db[m0:m1]
+            for v in range(len(fs)):
+                f, out_a, out_b = fs[v], outs_a[v], outs_b[v]
+                for o in range(f.shape[0]):
+                    fo = f[o]
+                    for y in range(b0, b1):
+                        # Along axis -2: a quotient of two rows (done in the last
+                        # loop, except outside the main run), or a weighted sum.
+                        dv = d0[y]
+                        quotient = dv == dv
+                        lo = fo[idx0[y, used0[y, 0]], cx : cx + n1]
+                        hi = fo[idx0[y, used0[y, 1]], cx : cx + n1]
                         if quotient:
-                            lo, hi = lo[m0:m1], hi[m0:m1]
-                            for q in range(np.uint64(m1 - m0)):
-                                u = (np.float64(hi[q]) - np.float64(lo[q])) / dv
-                                v = (np.float64(c[q]) - np.float64(a[q])) / mq
-                                da[q] = ra[q] * u + rb[q] * v
-                                db[q] = rc[q] * u + re[q] * v
+                            for x in range(m0):
+                                g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
+                            for x in range(m1, n1):
+                                g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
                         else:
-                            g = g0[m0:m1]
-                            for q in range(np.uint64(m1 - m0)):
-                                u = g[q]
-                                v = (np.float64(c[q]) - np.float64(a[q])) / mq
-                                da[q] = ra[q] * u + rb[q] * v
-                                db[q] = rc[q] * u + re[q] * v
+                            started = False
+                            for j in range(K0):
+                                wj = w0[y, j]
+                                if wj != wj:  # NaN marks an unused slot
+                                    continue
+                                src = fo[idx0[y, j], cx : cx + n1]
+                                if started:
+                                    for x in range(np.uint64(n1)):
+                                        g0[x] += wj * np.float64(src[x])
+                                else:
+                                    for x in range(np.uint64(n1)):
+                                        g0[x] = wj * np.float64(src[x])
+                                    started = True
+                        # Along axis -1: runs of shifted stencils and the odd rows.
+                        row = fo[y + ry]
+                        for p in range(runs1.shape[0]):
+                            if p == main:
+                                continue
+                            r0 = runs1[p, FIRST]
+                            r1 = runs1[p, END]
+                            shift = runs1[p, SHIFT]
+                            kind = runs1[p, KIND]
+                            if kind == QUOTIENT:
+                                dq = d1[r0]
+                                a = row[r0 + shift : r1 + shift]
+                                c = row[r0 + shift + K1 - 1 : r1 + shift + K1 - 1]
+                                g = g1[r0:r1]
+                                for q in range(np.uint64(r1 - r0)):
+                                    g[q] = (np.float64(c[q]) - np.float64(a[q])) / dq
+                            elif kind == SUM:
+                                g = g1[r0:r1]
+                                for j in range(K1):
+                                    a = row[r0 + shift + j : r1 + shift + j]
+                                    wj = wt1[j, r0:r1]
+                                    if j == 0:
+                                        for q in range(np.uint64(r1 - r0)):
+                                            g[q] = wj[q] * np.float64(a[q])
+                                    else:
+                                        for q in range(np.uint64(r1 - r0)):
+                                            g[q] += wj[q] * np.float64(a[q])
+                            else:
+                                for q in range(r0, r1):
+                                    dq = d1[q]
+                                    if dq == dq:
+                                        g1[q] = (
+                                            np.float64(row[idx1[q, used1[q, 1]]]) - np.float64(row[idx1[q, used1[q, 0]]])
+                                        ) / dq
+                                        continue
+                                    started = False
+                                    acc = 0.0
+                                    for j in range(K1):
+                                        wj = w1[q, j]
+                                        if wj != wj:
+                                            continue
+                                        v = wj * np.float64(row[idx1[q, j]])
+                                        acc = acc + v if started else v
+                                        started = True
+                                    g1[q] = acc
+                        ra, rb, rc, re = ma[y], mb[y], mc[y], me[y]
+                        da, db = out_a[o, y], out_b[o, y]
+                        for x in range(m0):
+                            da[x] = ra[x] * g0[x] + rb[x] * g1[x]
+                            db[x] = rc[x] * g0[x] + re[x] * g1[x]
+                        for x in range(m1, n1):
+                            da[x] = ra[x] * g0[x] + rb[x] * g1[x]
+                            db[x] = rc[x] * g0[x] + re[x] * g1[x]
+                        if m1 > m0:
+                            a = row[m0 + ms : m1 + ms]
+                            c = row[m0 + ms + K1 - 1 : m1 + ms + K1 - 1]
+                            ra, rb, rc, re = ra[m0:m1], rb[m0:m1], rc[m0:m1], re[m0:m1]
+                            da, db = da[m0:m1], db[m0:m1]
+                            if quotient:
+                                lo, hi = lo[m0:m1], hi[m0:m1]
+                                for q in range(np.uint64(m1 - m0)):
+                                    u = (np.float64(hi[q]) - np.float64(lo[q])) / dv
+                                    v = (np.float64(c[q]) - np.float64(a[q])) / mq
+                                    da[q] = ra[q] * u + rb[q] * v
+                                    db[q] = rc[q] * u + re[q] * v
+                            else:
+                                g = g0[m0:m1]
+                                for q in range(np.uint64(m1 - m0)):
+                                    u = g[q]
+                                    v = (np.float64(c[q]) - np.float64(a[q])) / mq
+                                    da[q] = ra[q] * u + rb[q] * v
+                                    db[q] = rc[q] * u + re[q] * v
