@@ -230,11 +230,13 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
     Parameters
     ----------
     f : array_like or dask.array.Array
-        Data to differentiate. A dask array gives a lazy result.
+        Data to differentiate. A dask array gives a lazy result; a pint
+        quantity gives quantities (see Notes).
     *varargs : scalars or 1-D arrays, optional
         Spacing, as in numpy: none (unit spacing), one scalar for every
         axis, or one per axis in `axis`, each a scalar step or the
-        coordinate values along that axis (any spacing; strictly monotonic).
+        coordinate values along that axis (any spacing; strictly monotonic),
+        pint quantities too.
     axis : None, int or tuple of ints, default None
         Axes to differentiate along; None means every axis.
     edge_order : {1, 2}, default 1
@@ -274,7 +276,10 @@ def gradient(f, *varargs, axis=None, edge_order=1, accuracy=2, periodic=None, sk
     -----
     Masked arrays and datetime64/timedelta64 data are handed to
     :func:`numpy.gradient` itself (with the default options only). Booleans
-    count as 0 and 1 (numpy refuses to subtract them).
+    count as 0 and 1 (numpy refuses to subtract them). When the data or a
+    spacing is a pint quantity, each result is a quantity in the units of a
+    difference of the data (``delta_degC`` for ``degC``) over those of its
+    axis's spacing.
 
     Examples
     --------
