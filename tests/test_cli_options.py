@@ -422,6 +422,11 @@ def test_several_files_errors(tmp_path, monkeypatch, capsys):
     assert cli.main([paths[0].name, "other.nc", "-o", "o.nc", "--coord", "time"]) == 2
     assert "cannot read and combine the 2 input files" in errors(capsys)
     assert not (tmp_path / "o.nc").exists()
+    # files that nothing orders (NEMO's sample files: time_counter 0 in each)
+    with xr.open_dataset(paths[2]) as ds:
+        ds.assign_coords(time=ds.time.values).to_netcdf(tmp_path / "same_time.nc")
+    assert cli.main([paths[2].name, "same_time.nc", "-o", "o.nc", "--coord", "lat"]) == 2
+    assert "none of them differs between these files" in errors(capsys)
 
 
 @pytest.fixture

@@ -568,6 +568,13 @@ def _unreadable(sources, err):
         text = src.say(text)
     if len(sources) == 1:
         return UsageError(f"cannot read {str(sources[0].name)!r} as netCDF: {text}")
+    if "order the Dataset objects" in text:
+        # xarray's combine_by_coords: no dimension coordinate differs between the files.
+        text += (
+            " (the files are put in the order of their dimension coordinates' values, and "
+            "none of them differs between these files, e.g. the same time in each: give "
+            "the files one at a time, or give them distinct coordinates)"
+        )
     return UsageError(f"cannot read and combine the {len(sources)} input files: {text}")
 
 
