@@ -1,4 +1,6 @@
-"""Apply stencil weights along one axis of an in-memory array.
+"""Apply stencil weights along one axis of an in-memory array (and, for
+``horizontal()``, along the last two axes at once, combined by a metric:
+:func:`apply_metric`).
 
 The array is viewed as ``(outer, m, inner)`` with the differentiated axis in
 the middle, so the innermost loop always runs over contiguous memory: over
