@@ -161,6 +161,18 @@ def test_skipna_on_cluster_equals_in_memory(client, chunks):
     assert np.isnan(plain).sum() > np.isnan(out).sum() >= land.sum() * t.time.size
 
 
+def test_horizontal_on_a_curvilinear_grid_on_cluster_equals_in_memory(client):
+    """horizontal()'s one-pass blocks (halos along both grid dims) on worker
+    processes: the in-memory numbers, bit for bit."""
+    iris_sample_data = pytest.importorskip("iris_sample_data")
+    with xr.open_dataset(f"{iris_sample_data.path}/toa_brightness_stereographic.nc") as ds:
+        bt = ds.data.load()
+    expected = bt.grad.horizontal(accuracy=4)
+    lazy = bt.copy(data=bt.chunk({"y": 45, "x": 70}).data).grad.horizontal(accuracy=4)
+    got = client.compute(lazy).result()
+    xr.testing.assert_identical(got, expected)
+
+
 # ---------------------------------------------------------------------------
 # What is shipped
 
