@@ -11,9 +11,11 @@ Cases (all on nonuniform coordinates):
   ``numpy.gradient`` with the metric written out);
 - ``horizontal()`` on a curvilinear (polar stereographic, 2-D lat/lon) grid,
   2-D 2000 x 2000 float64 and 3-D with 50 levels: one variable (the metric
-  computed), several variables on the same grid (the metric reused), MetPy's
-  ``geospatial_gradient`` with the grid's CRS, and ``numpy.copy``; the cost
-  of each variable after the first is reported against ``numpy.copy``;
+  computed), several variables on the same grid (the metric reused), one
+  variable on dask blocks (checked bit for bit, computed into memory),
+  MetPy's ``geospatial_gradient`` with the grid's CRS, and ``numpy.copy``;
+  the cost of each variable after the first is reported against
+  ``numpy.copy``;
 - dask, 200 x 1000 x 1000 float32 in ~50 MB blocks, time-chunked and in
   spatial tiles: ``.grad`` on the dask-backed DataArray against
   ``xarray.DataArray.differentiate`` and ``dask.array.gradient`` on the same
