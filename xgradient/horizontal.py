@@ -40,7 +40,7 @@ from . import units as _units
 from .core import differentiate, is_dask_array, result_dtype
 from .chunked import apply_metric_dask
 from ._compat import njit
-from .kernel import HAVE_NUMBA, apply_metric, apply_metric_many, axis_rows, in_shares
+from .kernel import HAVE_NUMBA, apply_metric, apply_metric_many, axis_rows, in_shares, weighted_rows
 from .labelled import (
     DROPPED_ATTRS,
     EARTH_RADIUS,
@@ -797,7 +797,7 @@ if HAVE_NUMBA:
         # quotient row's difference over its divisor, else the products of
         # the used slots added from the first.
         n1 = phi.shape[1]
-        K0, K1 = w0.shape[1], w1.shape[1]
+        K1 = w1.shape[1]
         e2 = 1.0 - (b / a) ** 2
         gp, gs, gc = np.empty(n1), np.empty(n1), np.empty(n1)  # along axis 0
         for y in range(y0, y1):
@@ -809,23 +809,9 @@ if HAVE_NUMBA:
                     gs[x] = (s[hi, x] - s[lo, x]) / dv
                     gc[x] = (c[hi, x] - c[lo, x]) / dv
             else:
-                started = False
-                for j in range(K0):
-                    wj = w0[y, j]
-                    if wj != wj:  # NaN marks an unused slot
-                        continue
-                    r = idx0[y, j]
-                    if started:
-                        for x in range(n1):
-                            gp[x] += wj * phi[r, x]
-                            gs[x] += wj * s[r, x]
-                            gc[x] += wj * c[r, x]
-                    else:
-                        for x in range(n1):
-                            gp[x] = wj * phi[r, x]
-                            gs[x] = wj * s[r, x]
-                            gc[x] = wj * c[r, x]
-                        started = True
+                weighted_rows(phi, idx0, w0, y, 0, gp)
+                weighted_rows(s, idx0, w0, y, 0, gs)
+                weighted_rows(c, idx0, w0, y, 0, gc)
             for x in range(n1):
                 dq = d1[x]
                 if dq == dq:

@@ -53,7 +53,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "apply", "apply_metric", "apply_metric_many", "axis_rows", "in_shares", "row_runs"]
+__all__ = ["HAVE_NUMBA", "apply", "apply_metric", "apply_metric_many", "axis_rows", "in_shares", "row_runs", "weighted_rows"]
 
 # Below this many elements a second thread costs more than it saves.
 THREAD_MIN_SIZE = 1 << 20
@@ -725,7 +725,28 @@ def in_shares(loop, n, size, threads=None):
         _run_shares(loop, list(itertools.pairwise(np.linspace(0, n, threads + 1).astype(int))))
 
 
+weighted_rows = None
 if HAVE_NUMBA:
+
+    @njit(nogil=True, inline="always")
+    def weighted_rows(f, idx, w, r, cx, out):  # pragma: no cover - compiled
+        """Row r of a stencil across whole rows of f: ``out[x]`` = the sum over
+        the used slots j of ``w[r, j] * f[idx[r, j], cx + x]``, in float64, in
+        the kernel's order (the first product, then the others added)."""
+        n = out.shape[0]
+        started = False
+        for j in range(w.shape[1]):
+            wj = w[r, j]
+            if wj != wj:  # NaN marks an unused slot
+                continue
+            src = f[idx[r, j], cx : cx + n]
+            if started:
+                for x in range(np.uint64(n)):
+                    out[x] += wj * np.float64(src[x])
+            else:
+                for x in range(np.uint64(n)):
+                    out[x] = wj * np.float64(src[x])
+                started = True
 
     @njit(nogil=True)
     def _metric_loop(  # pragma: no cover - compiled
@@ -737,7 +758,6 @@ if HAVE_NUMBA:
         # indices in the inner loops: no negative-index test, so they vectorise.
         # Output point (y, x) lies at (y + ry, x + cx) in each array of fs.
         n1 = outs_a[0].shape[2]
-        K0 = w0.shape[1]
         K1 = w1.shape[1]
         g0 = np.empty(n1)  # d/d(axis -2) of one grid row, float64
         g1 = np.empty(n1)  # d/d(axis -1)
@@ -765,19 +785,7 @@ if HAVE_NUMBA:
                             for x in range(m1, n1):
                                 g0[x] = (np.float64(hi[x]) - np.float64(lo[x])) / dv
                         else:
-                            started = False
-                            for j in range(K0):
-                                wj = w0[y, j]
-                                if wj != wj:  # NaN marks an unused slot
-                                    continue
-                                src = fo[idx0[y, j], cx : cx + n1]
-                                if started:
-                                    for x in range(np.uint64(n1)):
-                                        g0[x] += wj * np.float64(src[x])
-                                else:
-                                    for x in range(np.uint64(n1)):
-                                        g0[x] = wj * np.float64(src[x])
-                                    started = True
+                            weighted_rows(fo, idx0, w0, y, cx, g0)
                         # Along axis -1: runs of shifted stencils and the odd rows.
                         row = fo[y + ry]
                         for p in range(runs1.shape[0]):
