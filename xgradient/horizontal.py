@@ -37,10 +37,17 @@ import xarray as xr
 
 from . import coords as _coords
 from . import units as _units
-from .core import differentiate, is_dask_array, result_dtype
-from .chunked import apply_metric_dask
 from ._compat import njit
-from .kernel import HAVE_NUMBA, apply_metric, apply_metric_many, axis_rows, in_shares, weighted_rows
+from .chunked import apply_metric_dask
+from .core import differentiate, is_dask_array, result_dtype
+from .kernel import (
+    HAVE_NUMBA,
+    apply_metric,
+    apply_metric_many,
+    axis_rows,
+    in_shares,
+    weighted_rows,
+)
 from .labelled import (
     DROPPED_ATTRS,
     EARTH_RADIUS,
@@ -274,15 +281,15 @@ class _NoGrid(ValueError):
     """Neither latitude/longitude nor a grid mapping on a variable's dims."""
 
 
-def _results(grid, da, base, data=None):
-    """The two named results of `da` on `grid` (`data`: already computed)."""
+def _results(grid, da, base, computed=None):
+    """The two named results of `da` on `grid` (`computed`: its two arrays, already computed)."""
     if _units.is_quantity(da.data):
         per_metre = _units.per_unit(da.data, None, geo=True)
         done = _units.through_magnitude(
             da, lambda plain: xr.Dataset(_results(grid, plain, base)), per_metre
         )
         return dict(done.data_vars)
-    east, north = grid.apply(da) if data is None else data
+    east, north = grid.apply(da) if computed is None else computed
     out = {}
     for which, data in (("east", east), ("north", north)):
         name = f"d{base}_d{which}"
@@ -564,7 +571,6 @@ class _Curvilinear:
 
     def _masked_metric(self, data, axes, lazy):
         """The metric with the coordinates of NaN cells masked, as the data's stencils are."""
-        shape = data.shape
         if lazy:
             import dask.array as dsa
 
