@@ -78,6 +78,41 @@ def _rows_dtype(stencil, divisor):
     return np.dtype(fields)
 
 
+def _block_rows(stencil, chunks, left, quotients):
+    """The stencil's rows, each with its start counted from the first point
+    of its block's halo (`left` points wide, per block of `chunks`), and its
+    divisor when `quotients`: a structured array, one key per block once
+    chunked like the axis."""
+    offsets = np.cumsum((0,) + tuple(chunks[:-1]))
+    rows = np.empty(stencil.size, _rows_dtype(stencil, quotients))
+    rows["weights"] = stencil.weights
+    rows["start"] = stencil.start - np.repeat(offsets - left, chunks)
+    if quotients:
+        rows["divisor"] = stencil.divisor
+    return rows
+
+
+def _divisor(rows):
+    """The divisors of a block's rows (see _block_rows), or None."""
+    return rows["divisor"] if "divisor" in rows.dtype.names else None
+
+
+def _overlap_left(chunks, depth, periodic):
+    """The halo dask's ``overlap`` puts before each block: none at the start
+    of an open axis (boundary "none"), `depth` points elsewhere."""
+    offsets = np.cumsum((0,) + tuple(chunks[:-1]))
+    return np.where((offsets > 0) | periodic, depth, 0).astype(np.int64)
+
+
+def _with_meta(x):
+    """`x`, its blocks given an n-d meta: arrays xarray opens from files get
+    a 0-d meta under dask's expression backend (2026.8), and ``overlap``'s
+    concatenate then fails."""
+    if da.utils.meta_from_array(x).ndim != x.ndim:
+        return x.map_blocks(_unchanged, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
+    return x
+
+
 def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=None):
     """Lazily differentiate dask array `x` along `axis` with `stencil`.
 
@@ -112,7 +147,7 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
     offsets = np.cumsum((0,) + chunks[:-1])
     ends = offsets + np.asarray(chunks)
     if skipna:
-        left = np.where((offsets > 0) | periodic, depth, 0)
+        left = _overlap_left(chunks, depth, periodic)
         right = np.where((ends < stencil.size) | periodic, depth, 0)
     else:
         # Every block gets slabs of `depth` points on both sides (the ends of
@@ -121,12 +156,7 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
         left = np.full(nb, depth if halos else 0)
     # Each block's rows, with start counted from the first point of its halo.
     # gaps.fill expects the weighted-sum form, so skipna leaves the quotients out.
-    quotients = stencil.divisor is not None and not skipna
-    rows = np.empty(stencil.size, _rows_dtype(stencil, quotients))
-    rows["weights"] = stencil.weights
-    rows["start"] = stencil.start - np.repeat(offsets - left, chunks)
-    if quotients:
-        rows["divisor"] = stencil.divisor
+    rows = _block_rows(stencil, chunks, left, quotients=stencil.divisor is not None and not skipna)
     index = tuple(range(x.ndim))
     # One key per block of the axis; blockwise pairs block b of every input
     # with block b of the data along the axis (align_arrays=False: the inputs
@@ -134,13 +164,8 @@ def apply_dask(x, stencil: Stencil, axis: int, out_dtype, skipna=False, scale=No
     args = [x, index]
     if skipna:
         if halos:
-            if da.utils.meta_from_array(x).ndim != x.ndim:
-                # Arrays xarray opens from files get a 0-d meta under dask's
-                # expression backend (2026.8), and overlap's concatenate then
-                # fails: the blocks as they are, with the right meta.
-                x = x.map_blocks(_unchanged, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
             x = da.overlap.overlap(
-                x,
+                _with_meta(x),
                 depth={axis: depth},
                 boundary={axis: "periodic" if periodic else "none"},
                 allow_rechunk=False,
@@ -212,27 +237,15 @@ def apply_metric_dask(x, stencils, metric, out_dtype):
         if chunks != x.chunks[axis]:
             x = x.rechunk({axis: chunks})
         periodic = stencil.period is not None
-        offsets = np.cumsum((0,) + chunks[:-1])
-        # dask's overlap gives no halo at the ends of an open axis.
-        left = np.where((offsets > 0) | periodic, stencil.halo, 0).astype(np.int64)
-        block_rows = np.empty(stencil.size, [("weights", np.float64, (stencil.width,)), ("start", np.int64), ("divisor", np.float64)])
-        block_rows["weights"] = stencil.weights
-        block_rows["start"] = stencil.start - np.repeat(offsets - left, chunks)
-        block_rows["divisor"] = np.nan if stencil.divisor is None else stencil.divisor
+        left = _overlap_left(chunks, stencil.halo, periodic)
         depth[axis], boundary[axis] = stencil.halo, "periodic" if periodic else "none"
-        rows.append(da.from_array(block_rows, chunks=(chunks,)))
+        rows.append(da.from_array(_block_rows(stencil, chunks, left, stencil.divisor is not None), chunks=(chunks,)))
         lefts.append(da.from_array(left, chunks=1))
-    if da.utils.meta_from_array(x).ndim != x.ndim:
-        # As in apply_dask: a 0-d meta (files opened under dask's expression
-        # backend) breaks overlap's concatenate.
-        x = x.map_blocks(_unchanged, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
-    grown = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
+    grown = da.overlap.overlap(_with_meta(x), depth=depth, boundary=boundary, allow_rechunk=False)
     index = tuple(range(x.ndim))
-    grid = axes
-    parts = [da.from_array(np.asarray(m, dtype=np.float64), chunks=(x.chunks[axes[0]], x.chunks[axes[1]])) for m in metric]
     args = [grown, index]
-    for m in parts:
-        args += [m, grid]
+    for m in metric:
+        args += [da.from_array(np.asarray(m, dtype=np.float64), chunks=(x.chunks[axes[0]], x.chunks[axes[1]])), axes]
     args += [rows[0], (axes[0],), rows[1], (axes[1],), lefts[0], (axes[0],), lefts[1], (axes[1],)]
     pair = -1  # a new leading index for the two results
     both = da.blockwise(
@@ -252,7 +265,7 @@ def apply_metric_dask(x, stencils, metric, out_dtype):
 
 def _metric_block(values, a, b, c, e, rows0, rows1, left0, left1):
     out = np.empty((2,) + values.shape[:-2] + (len(rows0), len(rows1)), values.dtype)
-    stencils = [(r["weights"], r["start"], r["divisor"]) for r in (rows0, rows1)]
+    stencils = [(r["weights"], r["start"], _divisor(r)) for r in (rows0, rows1)]
     kernel.apply_metric(
         values, *stencils, (a, b, c, e), threads=1, offset=(int(left0[0]), int(left1[0])), out=out
     )
@@ -268,10 +281,9 @@ def _block(values, *parts, axis, halos, scale_dims, scale=None):
         (scale,) = parts
         # Back to the block's dimensions: length 1 where the factors do not vary.
         scale = np.expand_dims(scale, [d for d in range(values.ndim) if d not in scale_dims])
-    divisor = rows["divisor"] if "divisor" in rows.dtype.names else None
     return kernel.apply(
         values, rows["weights"], rows["start"], axis=axis, threads=1, left=lo, right=hi, scale=scale,
-        divisor=divisor,
+        divisor=_divisor(rows),
     )
 
 

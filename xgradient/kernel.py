@@ -684,7 +684,7 @@ def apply_metric_many(arrays, first, second, metric, threads=None, offset=(0, 0)
     m = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (rows0, rows1))) for x in metric]
     idx0, w0, d0, used0 = axis_rows(*first, n0)
     idx1, w1, d1, used1 = axis_rows(*second, n1)
-    runs1 = row_runs(w1, np.asarray(second[1], dtype=np.int64), n1, None if second[2] is None else d1)
+    runs1 = row_runs(w1, np.asarray(second[1], dtype=np.int64), n1, d1)  # d1: NaN where no divisor
     wt1 = np.ascontiguousarray(w1.T)
     # The longest quotient run along axis -1 (the interior of a uniform
     # accuracy-2 stencil) is computed inside the last loop, not stored.
