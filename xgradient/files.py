@@ -220,7 +220,6 @@ def differentiate_file(
         # is checked: a file swapped in at its path later is never read.
         reads = []
         for src in sources:
-            _check_input(src)
             fd = _hold(src)
             held.callback(os.close, fd)
             reads.append(_Held(src, fd))
@@ -330,18 +329,25 @@ gradient_file.__wrapped__ = differentiate_file
 # Checks on the paths
 
 
-def _check_input(src):
-    try:
-        info = os.stat(src)  # never opens it: a FIFO would block here
-    except FileNotFoundError:
-        raise UsageError(f"input file {str(src)!r} does not exist") from None
-    except OSError as err:
-        raise UsageError(f"cannot read {str(src)!r}: {one_line(err)}") from None
-    if stat.S_ISDIR(info.st_mode):
+def _check_input(src, mode=None):
+    """Refuse an input that is missing, unreadable, a folder or not a regular
+    file: by its path's `stat` (never opening it: a FIFO would block), or by
+    `mode`, that of a descriptor already open."""
+    if mode is None:
+        try:
+            mode = os.stat(src).st_mode
+        except OSError as err:
+            raise _unreadable_input(src, err) from None
+    if stat.S_ISDIR(mode):
         raise UsageError(f"input {str(src)!r} is a folder, not a netCDF file")
-    if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"input {str(src)!r} is {file_kind(info.st_mode)}, not a regular file: give a netCDF file")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"input {str(src)!r} is {file_kind(mode)}, not a regular file: give a netCDF file")
 
+
+def _unreadable_input(src, err):
+    if isinstance(err, FileNotFoundError):
+        return UsageError(f"input file {str(src)!r} does not exist")
+    return UsageError(f"cannot read {str(src)!r}: {one_line(err)}")
 
 
 class _Held(NamedTuple):
@@ -373,18 +379,19 @@ class _Held(NamedTuple):
 
 
 def _hold(src):
-    """A read-only descriptor of the input `src`, which must still be a regular file."""
+    """A read-only descriptor of the input `src`, checked before it is opened
+    and again, through the descriptor, after."""
+    _check_input(src)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(src, flags)  # non-blocking: a FIFO swapped in cannot stall the open
-    except FileNotFoundError:
-        raise UsageError(f"input file {str(src)!r} does not exist") from None
     except OSError as err:
-        raise UsageError(f"cannot read {str(src)!r}: {one_line(err)}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+        raise _unreadable_input(src, err) from None
+    try:
+        _check_input(src, os.fstat(fd).st_mode)
+    except UsageError:
         os.close(fd)
-        raise UsageError(f"input {str(src)!r} is {file_kind(mode)}, not a regular file: give a netCDF file")
+        raise
     return fd
 
 
