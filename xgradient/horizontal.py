@@ -427,9 +427,7 @@ class _Regular:
         return self.east.apply(da).data, self.north.apply(da).data
 
     def tan_lat_over_n(self):
-        c = self.north.coord
-        phi = c.values * _units.radians_per_unit(c.name, c.units)
-        return xr.DataArray(_coords.tan_lat_over_n(phi, *self.north.earth), dims=(c.dim,))
+        return xr.DataArray(self.north.tan_lat_over_n(), dims=(self.north.coord.dim,))
 
 
 # ---------------------------------------------------------------------------

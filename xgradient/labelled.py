@@ -191,6 +191,22 @@ class Derivative:
         self._metrics[key] = metric
         return metric
 
+    def tan_lat_over_n(self):
+        """tan(lat) / N(lat) at the points of this ``geo=True`` derivative's
+        latitude (float64 numpy, NaN at a pole): the metric term of the
+        divergence and vorticity, in the latitude's own units.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> lat = xr.DataArray([0.0, 45.0], dims="lat", name="lat", attrs={"units": "degrees_north"})
+        >>> d = Derivative(lat.to_dataset(name="f").assign_coords(lat=lat), "lat", geo=True, radius=2.0)
+        >>> d.tan_lat_over_n()
+        array([0. , 0.5])
+        """
+        c = self.coord
+        return _coords.tan_lat_over_n(c.values * _units.radians_per_unit(c.name, c.units), *self.earth)
+
     def apply(self, da: xr.DataArray, name=None) -> xr.DataArray:
         """The derivative of `da` (numpy, dask or a pint Quantity of either), named `name`."""
         if _units.is_quantity(da.data):

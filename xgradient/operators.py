@@ -146,8 +146,7 @@ def _tan_lat_over_radius(derivative: Derivative, like):
     In the dtype of `like`, and per metre when `like` is a pint quantity.
     """
     c = derivative.coord
-    phi = c.values * _units.radians_per_unit(c.name, c.units)
-    t = _coords.tan_lat_over_n(phi, *derivative.earth)
+    t = derivative.tan_lat_over_n()
     from .chunked import unify
 
     t, _ = unify(xr.DataArray(t.astype(like.dtype), dims=(c.dim,)), like)
